@@ -160,8 +160,8 @@ func (c *Catalog) MatchMailSender(h MailHeader) MailMatch {
 	}
 	if m.App == nil && display != "" {
 		name := display
-		if i := strings.Index(strings.ToLower(name), " via "); i > 0 {
-			name = name[:i]
+		if i := indexFoldASCII(name, " via "); i > 0 {
+			name = name[:i] // "Acme via Paddle"
 		}
 		if a := x.names[normalizeLegalName(name)]; a != nil {
 			m.App, m.By = a, "display_name"
@@ -246,4 +246,15 @@ func parseFrom(from string) (addr, display string) {
 
 func domainUnder(domain, parent string) bool {
 	return domain == parent || strings.HasSuffix(domain, "."+parent)
+}
+
+// indexFoldASCII is strings.Index ignoring ASCII case, on the original
+// bytes: lowercasing first could change the length of non-ASCII text.
+func indexFoldASCII(s, lowerSub string) int {
+	for i := 0; i+len(lowerSub) <= len(s); i++ {
+		if equalFoldASCII(s[i:i+len(lowerSub)], lowerSub) {
+			return i
+		}
+	}
+	return -1
 }
