@@ -98,7 +98,7 @@ func TestMidMarketApps(t *testing.T) {
 		github gitlab postman figma canva miro
 		lusha clay apollo-io activecampaign brevo 6sense hubspot salesforce zoominfo
 		bamboohr workday greenhouse lever rippling deel gusto
-		quickbooks xero brex ramp expensify stripe
+		quickbooks-online xero brex ramp expensify stripe
 		zendesk intercom freshdesk
 		mixpanel amplitude
 		dropbox box wetransfer

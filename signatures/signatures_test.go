@@ -1,14 +1,13 @@
 package signatures
 
 import (
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files in testdata/")
+	"github.com/shadowmap/shadowmap/internal/golden"
+)
 
 func loadFixture(t testing.TB) *Catalog {
 	t.Helper()
@@ -305,19 +304,7 @@ func TestLint(t *testing.T) {
 			if got == "" {
 				t.Fatal("lint found no problems in a broken catalog")
 			}
-			golden := dir + ".golden"
-			if *update {
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test ./signatures -run TestLint -update)", err)
-			}
-			if got != string(want) {
-				t.Errorf("lint output differs from %s\n--- got\n%s--- want\n%s", golden, got, want)
-			}
+			golden.Check(t, dir+".golden", got)
 		})
 	}
 	if cases == 0 {

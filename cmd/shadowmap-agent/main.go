@@ -5,52 +5,25 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 
+	"github.com/shadowmap/shadowmap/internal/cli"
 	"github.com/shadowmap/shadowmap/signatures/sigcmd"
 )
-
-const usage = `usage: shadowmap-agent <command> [arguments]
-
-commands:
-  signatures match NAME...     show what the embedded catalog makes of DNS names
-  signatures stats [--json]    print the embedded catalog's coverage
-  version                      print the version
-`
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
 func main() {
-	os.Exit(run(os.Args[1:]))
-}
-
-func run(args []string) int {
-	if len(args) == 0 {
-		fmt.Fprint(os.Stderr, usage)
-		return 2
-	}
-	var err error
-	switch args[0] {
-	case "signatures":
-		err = sigcmd.Run(sigcmd.OSEnv(), args[1:])
-	case "version":
-		fmt.Println("shadowmap-agent", version)
-	case "help", "-h", "--help":
-		fmt.Print(usage)
-	default:
-		fmt.Fprint(os.Stderr, usage)
-		err = fmt.Errorf("unknown command %q", args[0])
-	}
-	switch {
-	case err == nil:
-		return 0
-	case errors.Is(err, sigcmd.ErrProblems):
-		return 1
-	default:
-		fmt.Fprintln(os.Stderr, "shadowmap-agent:", err)
-		return 1
-	}
+	os.Exit(cli.Main("shadowmap-agent", os.Stdout, os.Stderr, map[string]cli.Command{
+		"signatures": {
+			Usage: "signatures match|stats   try names against the embedded catalog, print its coverage",
+			Run:   func(args []string) error { return sigcmd.Run(sigcmd.OSEnv(), args) },
+		},
+		"version": {
+			Usage: "version                  print the version",
+			Run:   func([]string) error { _, err := fmt.Println("shadowmap-agent", version); return err },
+		},
+	}, os.Args[1:]))
 }

@@ -15,12 +15,13 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/shadowmap/shadowmap/internal/cli"
 	"github.com/shadowmap/shadowmap/signatures"
 )
 
 // ErrProblems is returned by lint when the catalog has problems; they have
-// been printed already.
-var ErrProblems = errors.New("the catalog has problems")
+// been printed already, so it wraps cli.ErrReported.
+var ErrProblems = fmt.Errorf("the catalog has problems: %w", cli.ErrReported)
 
 // Env is what the commands read and write, so tests can run them.
 type Env struct {

@@ -4,14 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files in testdata/")
+	"github.com/shadowmap/shadowmap/internal/golden"
+)
 
 func run(t *testing.T, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
@@ -21,21 +20,9 @@ func run(t *testing.T, args ...string) (stdout, stderr string, err error) {
 	return out.String(), errb.String(), err
 }
 
-func golden(t *testing.T, name, got string) {
+func checkGolden(t *testing.T, name, got string) {
 	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./signatures/sigcmd -update)", err)
-	}
-	if got != string(want) {
-		t.Errorf("output differs from %s\n--- got\n%s--- want\n%s", path, got, want)
-	}
+	golden.Check(t, filepath.Join("testdata", name+".golden"), got)
 }
 
 func TestLintFixtureDirPasses(t *testing.T) {
@@ -53,7 +40,7 @@ func TestLintBrokenDirFailsWithFileLine(t *testing.T) {
 	if !errors.Is(err, ErrProblems) {
 		t.Fatalf("err = %v, want ErrProblems", err)
 	}
-	golden(t, "lint-conflicts", stdout)
+	checkGolden(t, "lint-conflicts", stdout)
 	for _, line := range strings.Split(strings.TrimSpace(stdout), "\n") {
 		if !strings.HasPrefix(line, "../testdata/lint/conflicts/") {
 			t.Errorf("problem line %q does not start with the file path", line)
@@ -88,7 +75,7 @@ func TestStatsText(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "stats-fixture", stdout)
+	checkGolden(t, "stats-fixture", stdout)
 }
 
 func TestStatsOfBrokenCatalogFails(t *testing.T) {
@@ -102,7 +89,7 @@ func TestMatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "match", stdout)
+	checkGolden(t, "match", stdout)
 }
 
 func TestUsageErrors(t *testing.T) {
