@@ -1,11 +1,11 @@
 package signatures
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
 	"path"
+	"reflect"
 	"sort"
 	"strings"
 
@@ -121,14 +121,16 @@ func load(fsys fs.FS) (*Catalog, []Problem) {
 // linter collects problems while the catalog is read.
 type linter struct {
 	problems []Problem
+	fields   fieldChecker
 }
 
 func (l *linter) add(file string, line int, format string, args ...any) {
 	l.problems = append(l.problems, Problem{File: file, Line: line, Msg: fmt.Sprintf(format, args...)})
 }
 
-// readFile reads one catalog file and parses it twice: strictly into v
-// (unknown fields are errors) and into a node tree for line numbers.
+// readFile reads one catalog file, parses it once into a node tree (kept
+// for line numbers), rejects fields the catalog does not know, and decodes
+// it into v.
 func (l *linter) readFile(fsys fs.FS, name string, v any) (*yaml.Node, bool) {
 	data, err := fs.ReadFile(fsys, name)
 	if err != nil {
@@ -148,15 +150,21 @@ func (l *linter) readFile(fsys fs.FS, name string, v any) (*yaml.Node, bool) {
 		l.add(name, 0, "file is empty")
 		return nil, false
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(v); err != nil {
-		l.addYAMLError(name, err)
-		return nil, false
-	}
 	doc := root.Content[0]
 	if doc.Kind != yaml.MappingNode {
 		l.add(name, doc.Line, "the file must be a YAML mapping")
+		return nil, false
+	}
+	known := true
+	l.fields.check(doc, reflect.TypeOf(v), func(line int, msg string) {
+		l.add(name, line, "%s", msg)
+		known = false
+	})
+	if !known {
+		return nil, false
+	}
+	if err := doc.Decode(v); err != nil {
+		l.addYAMLError(name, err)
 		return nil, false
 	}
 	return doc, true

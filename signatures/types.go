@@ -38,6 +38,7 @@ func (r Role) valid() bool {
 var categories = []string{
 	"ai",
 	"analytics",
+	"automation",
 	"collaboration",
 	"communication",
 	"crm",
