@@ -12,8 +12,11 @@ import (
 	"io/fs"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/shadowmap/shadowmap/internal/cli"
 	"github.com/shadowmap/shadowmap/signatures"
@@ -204,8 +207,9 @@ func match(env Env, args []string) error {
 	}
 	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "NAME\tAPP\tROLE\tTENANT\tMATCHED\tCOUNTS AS USE\n")
-	for _, name := range args {
-		m := c.MatchDomain(name)
+	for _, arg := range args {
+		m := c.MatchDomain(arg)
+		name := printable(arg)
 		switch {
 		case m.App != nil:
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", name, m.App.ID, m.Role, dash(m.Tenant), m.Domain, yesNo(m.CountsAsUse()))
@@ -216,6 +220,15 @@ func match(env Env, args []string) error {
 		}
 	}
 	return tw.Flush()
+}
+
+// printable quotes a name that would garble the table: empty, invalid
+// UTF-8 or unprintable characters.
+func printable(s string) string {
+	if s == "" || !utf8.ValidString(s) || strings.IndexFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0 {
+		return strconv.Quote(s)
+	}
+	return s
 }
 
 func dash(s string) string {

@@ -85,7 +85,7 @@ func TestStatsOfBrokenCatalogFails(t *testing.T) {
 }
 
 func TestMatch(t *testing.T) {
-	stdout, _, err := run(t, "match", "acme.slack.com", "d111.cloudfront.net", "www.example.com", "ACME.zendesk.com.")
+	stdout, _, err := run(t, "match", "acme.slack.com", "d111.cloudfront.net", "www.example.com", "ACME.zendesk.com.", "", "\xff\tx", "bücher.example")
 	if err != nil {
 		t.Fatal(err)
 	}
