@@ -39,8 +39,16 @@ type MailMatch struct {
 type mailIndex struct {
 	addresses map[string]*App
 	domains   map[string]*App
-	names     map[string]*App // legal names, display names, app names
-	subjects  map[*App][]compiledSubject
+	// merchants holds every name a processor may print for a vendor:
+	// legal names, mail display names, vendor and app names and aliases.
+	// It is consulted only for processor mail, where the name is the
+	// merchant's.
+	merchants map[string]*App
+	// displayNames holds only the display names a catalog file declares
+	// for the vendor's own mail: app names such as "Kit" or "Pilot" are
+	// also people's names.
+	displayNames map[string]*App
+	subjects     map[*App][]compiledSubject
 }
 
 type compiledSubject struct {
@@ -50,15 +58,16 @@ type compiledSubject struct {
 
 func buildMailIndex(apps []*App) mailIndex {
 	x := mailIndex{
-		addresses: make(map[string]*App),
-		domains:   make(map[string]*App),
-		names:     make(map[string]*App),
-		subjects:  make(map[*App][]compiledSubject),
+		addresses:    make(map[string]*App),
+		domains:      make(map[string]*App),
+		merchants:    make(map[string]*App),
+		displayNames: make(map[string]*App),
+		subjects:     make(map[*App][]compiledSubject),
 	}
-	addName := func(n string, a *App) {
+	addName := func(index map[string]*App, n string, a *App) {
 		if n = normalizeLegalName(n); n != "" {
-			if _, taken := x.names[n]; !taken {
-				x.names[n] = a
+			if _, taken := index[n]; !taken {
+				index[n] = a
 			}
 		}
 	}
@@ -76,10 +85,11 @@ func buildMailIndex(apps []*App) mailIndex {
 			}
 		}
 		for _, n := range m.LegalNames {
-			addName(n, a)
+			addName(x.merchants, n, a)
 		}
 		for _, n := range m.DisplayNames {
-			addName(n, a)
+			addName(x.merchants, n, a)
+			addName(x.displayNames, n, a)
 		}
 		for _, s := range m.Subjects {
 			re, err := regexp.Compile("(?i)" + s.Pattern)
@@ -93,8 +103,11 @@ func buildMailIndex(apps []*App) mailIndex {
 	// processor receipt ("Your receipt from Linear Orbit, Inc."), after
 	// every declared mail name.
 	for _, a := range apps {
-		addName(a.Vendor, a)
-		addName(a.Name, a)
+		addName(x.merchants, a.Vendor, a)
+		addName(x.merchants, a.Name, a)
+		for _, n := range a.Aliases {
+			addName(x.merchants, n, a)
+		}
 	}
 	return x
 }
@@ -153,17 +166,19 @@ func (c *Catalog) MatchMailSender(h MailHeader) MailMatch {
 			m.App, m.By = dm.App, "app_domain"
 		}
 	}
-	if m.App == nil {
+	if m.App == nil && m.Processor != "" {
+		// A processor's mail names the merchant: in the subject, or in
+		// the display name ("Acme via Paddle").
 		if a := x.nameInSubject(h.Subject); a != nil {
 			m.App, m.By = a, "legal_name"
+		} else if a := x.merchants[normalizeLegalName(beforeVia(display))]; a != nil {
+			m.App, m.By = a, "display_name"
 		}
 	}
-	if m.App == nil && display != "" {
-		name := display
-		if i := indexFoldASCII(name, " via "); i > 0 {
-			name = name[:i] // "Acme via Paddle"
-		}
-		if a := x.names[normalizeLegalName(name)]; a != nil {
+	if m.App == nil && m.Processor == "" && display != "" {
+		// The weakest evidence: a declared display name from an unknown
+		// sender, and only on mail whose subject looks like a vendor's.
+		if a := x.displayNames[normalizeLegalName(beforeVia(display))]; a != nil && x.kind(a, h.Subject) != "" {
 			m.App, m.By = a, "display_name"
 		}
 	}
@@ -199,7 +214,7 @@ func (x *mailIndex) senderDomain(domain string) *App {
 func (x *mailIndex) nameInSubject(subject string) *App {
 	for _, re := range vendorSubjects {
 		if sm := re.FindStringSubmatch(subject); sm != nil {
-			if a := x.names[normalizeLegalName(sm[1])]; a != nil {
+			if a := x.merchants[normalizeLegalName(sm[1])]; a != nil {
 				return a
 			}
 		}
@@ -246,6 +261,14 @@ func parseFrom(from string) (addr, display string) {
 
 func domainUnder(domain, parent string) bool {
 	return domain == parent || strings.HasSuffix(domain, "."+parent)
+}
+
+// beforeVia cuts " via <processor>" off a display name.
+func beforeVia(display string) string {
+	if i := indexFoldASCII(display, " via "); i > 0 {
+		return display[:i]
+	}
+	return display
 }
 
 // indexFoldASCII is strings.Index ignoring ASCII case, on the original

@@ -234,6 +234,20 @@ func TestMatchMailSender(t *testing.T) {
 			app:  "chat", kind: MailSignup, by: "display_name",
 		},
 		{
+			name: "a declared display name on mail that is not a vendor's",
+			h:    MailHeader{From: "Chatter Box <chatter.box@gmail.example>", Subject: "lunch on Friday?"},
+		},
+		{
+			name: "an app name is not a declared display name: people share app names",
+			h:    MailHeader{From: "Pipeline CRM <someone@elsewhere.example>", Subject: "Your invoice"},
+			kind: MailInvoice,
+		},
+		{
+			name: "Stripe receipt naming an app by its alias",
+			h:    MailHeader{From: "receipts@stripe.com", Subject: "Your receipt from ChatterBox #12"},
+			app:  "chat", kind: MailReceipt, processor: "stripe", by: "legal_name",
+		},
+		{
 			name: "unrelated mail",
 			h:    MailHeader{From: "friend@example.net", Subject: "lunch?"},
 		},
