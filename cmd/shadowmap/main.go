@@ -4,7 +4,6 @@
 package main
 
 import (
-	"fmt"
 	"os"
 
 	"github.com/shadowmap/shadowmap/internal/cli"
@@ -16,13 +15,7 @@ var version = "dev"
 
 func main() {
 	os.Exit(cli.Main("shadowmap", os.Stdout, os.Stderr, map[string]cli.Command{
-		"signatures": {
-			Usage: "signatures lint|stats|match   check, measure and try the app signature catalog",
-			Run:   func(args []string) error { return sigcmd.Run(sigcmd.OSEnv(), args) },
-		},
-		"version": {
-			Usage: "version                       print the version",
-			Run:   func([]string) error { _, err := fmt.Println("shadowmap", version); return err },
-		},
+		"signatures": sigcmd.Command(sigcmd.OSEnv()),
+		"version":    cli.Version(os.Stdout, "shadowmap", version),
 	}, os.Args[1:]))
 }

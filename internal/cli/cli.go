@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
-	"strings"
+	"text/tabwriter"
 )
 
 // ErrReported is wrapped by errors a command has already explained to the
@@ -17,8 +17,9 @@ var ErrReported = errors.New("reported")
 
 // Command is one subcommand.
 type Command struct {
-	Usage string // "signatures lint [DIR]   check the catalog"
-	Run   func(args []string) error
+	Usage   string // "signatures lint|stats|match"
+	Summary string // "check, measure and try the app signature catalog"
+	Run     func(args []string) error
 }
 
 // Main runs the subcommand named by args[0] and returns the exit status:
@@ -54,10 +55,22 @@ func printUsage(w io.Writer, prog string, commands map[string]Command) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	var b strings.Builder
-	fmt.Fprintf(&b, "usage: %s <command> [arguments]\n\ncommands:\n", prog)
+	fmt.Fprintf(w, "usage: %s <command> [arguments]\n\ncommands:\n", prog)
+	tw := tabwriter.NewWriter(w, 0, 4, 3, ' ', 0)
 	for _, n := range names {
-		fmt.Fprintf(&b, "  %s\n", commands[n].Usage)
+		fmt.Fprintf(tw, "  %s\t%s\n", commands[n].Usage, commands[n].Summary)
 	}
-	io.WriteString(w, b.String())
+	tw.Flush()
+}
+
+// Version is the `version` command of a program.
+func Version(stdout io.Writer, prog, version string) Command {
+	return Command{
+		Usage:   "version",
+		Summary: "print the version",
+		Run: func([]string) error {
+			_, err := fmt.Fprintln(stdout, prog, version)
+			return err
+		},
+	}
 }

@@ -46,6 +46,15 @@ commands:
   match NAME...         show what the catalog makes of DNS names
 `
 
+// Command is the `signatures` command for a program's command table.
+func Command(env Env) cli.Command {
+	return cli.Command{
+		Usage:   "signatures lint|stats|match",
+		Summary: "check, measure and try the app signature catalog",
+		Run:     func(args []string) error { return Run(env, args) },
+	}
+}
+
 // Run runs one signatures command with its arguments.
 func Run(env Env, args []string) error {
 	if len(args) == 0 {
