@@ -137,10 +137,13 @@ func (l *linter) checkMail(f string, a *App) {
 			l.add(f, m.line, "mail processor %q is not one of %s", p, strings.Join(processors, ", "))
 		}
 	}
-	for _, s := range m.Subjects {
-		if _, err := regexp.Compile("(?i)" + s.Pattern); err != nil {
+	for i := range m.Subjects {
+		s := &m.Subjects[i]
+		re, err := regexp.Compile("(?i)" + s.Pattern)
+		if err != nil {
 			l.add(f, s.line, "subject pattern %q: %v", s.Pattern, err)
 		}
+		s.re = re
 		if !s.Kind.valid() {
 			l.add(f, s.line, "subject pattern %q: kind %q must be invoice, receipt, signup, security or marketing", s.Pattern, s.Kind)
 		}

@@ -92,11 +92,9 @@ func buildMailIndex(apps []*App) mailIndex {
 			addName(x.displayNames, n, a)
 		}
 		for _, s := range m.Subjects {
-			re, err := regexp.Compile("(?i)" + s.Pattern)
-			if err != nil {
-				continue // lint reports it
+			if s.re != nil { // nil when lint rejected the pattern
+				x.subjects[a] = append(x.subjects[a], compiledSubject{s.re, s.Kind})
 			}
-			x.subjects[a] = append(x.subjects[a], compiledSubject{re, s.Kind})
 		}
 	}
 	// Names of apps without mail matchers still identify a vendor on a

@@ -1,5 +1,7 @@
 package signatures
 
+import "regexp"
+
 // This file holds the catalog's domain types: what one app file says, what
 // the noise list and the scope risk table hold. The YAML tags are the file
 // format documented in docs/catalog.md; every field there is here.
@@ -191,6 +193,7 @@ type SubjectPattern struct {
 	Kind    MailKind `yaml:"kind"`
 
 	line int
+	re   *regexp.Regexp // compiled by lint, used by the mail matcher
 }
 
 // Identity holds what it takes to bring the app under the IdP.
