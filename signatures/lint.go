@@ -96,7 +96,10 @@ func (l *linter) checkApp(a *App, doc *yaml.Node, stem string) bool {
 	} else if !uses {
 		l.add(f, a.line, "no domain or tenant has role app, login or api: the app could never be seen in use")
 	}
-	l.checkSources(f, a.line, "sources", a.Sources)
+	if len(a.Sources) == 0 {
+		l.add(f, a.line, "sources: is missing: say where the domains and mail facts came from (a url or a dataset)")
+	}
+	l.checkSources(f, lineOf(child(doc, "sources"), a.line), "sources", a.Sources)
 	if a.Mail != nil {
 		l.checkMail(f, a)
 	}
