@@ -1,11 +1,11 @@
-// Command shadowmap is the shadowmap server-side tool. Today it works with
-// the signature catalog; the collector, importers and digest join it as
-// they are built.
+// Command shadowmap is the shadowmap server: the collector (`serve`), its
+// backup, and the signature catalog tools.
 package main
 
 import (
 	"os"
 
+	"github.com/shadowmap/shadowmap/collector/service"
 	"github.com/shadowmap/shadowmap/internal/cli"
 	"github.com/shadowmap/shadowmap/signatures/sigcmd"
 )
@@ -14,7 +14,10 @@ import (
 var version = "dev"
 
 func main() {
+	env := os.Environ()
 	os.Exit(cli.Main("shadowmap", os.Stdout, os.Stderr, map[string]cli.Command{
+		"serve":      service.ServeCommand(os.Stderr, env),
+		"backup":     service.BackupCommand(os.Stdout, os.Stderr, env),
 		"signatures": sigcmd.Command(sigcmd.OSEnv()),
 		"version":    cli.Version(os.Stdout, "shadowmap", version),
 	}, os.Args[1:]))

@@ -1,0 +1,201 @@
+// Package service assembles a running collector from its configuration:
+// the SQLite store, the embedded catalog, the inventory, the HTTP server and
+// the retention job, with graceful shutdown. `shadowmap serve` is a thin
+// wrapper around Run.
+package service
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/shadowmap/shadowmap/collector/config"
+	"github.com/shadowmap/shadowmap/collector/inventory"
+	"github.com/shadowmap/shadowmap/collector/server"
+	"github.com/shadowmap/shadowmap/collector/store/sqlite"
+	"github.com/shadowmap/shadowmap/signatures"
+)
+
+// Collector is a collector ready to serve.
+type Collector struct {
+	cfg     config.Config
+	log     *slog.Logger
+	store   *sqlite.Store
+	handler http.Handler
+}
+
+// New opens the store and builds the server. Close the Collector when Run
+// is not used.
+func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Collector, error) {
+	for _, w := range cfg.Warnings {
+		log.Warn(w)
+	}
+	catalog, err := signatures.Embedded()
+	if err != nil {
+		return nil, err
+	}
+	bundle, etag, err := signatures.Bundle(signatures.EmbeddedFS())
+	if err != nil {
+		return nil, err
+	}
+	store, err := sqlite.Open(ctx, cfg.Database, sqlite.Options{Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	inv := inventory.New(catalog, store, store, inventory.Options{KDevices: cfg.UnknownDomainK})
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	srv := server.New(server.Options{
+		Catalog:       catalog,
+		CatalogBundle: bundle,
+		CatalogETag:   etag,
+		Stores:        store,
+		Inventory:     inv,
+		Ready:         store.Ping,
+		EnrollSecrets: secrets(cfg.EnrollSecrets, func(s config.EnrollSecret) server.Secret {
+			return server.Secret{Name: s.Name, Value: s.Secret.Reveal(), Revoked: s.Revoked}
+		}),
+		AdminTokens: secrets(cfg.AdminTokens, func(t config.AdminToken) server.Secret {
+			return server.Secret{Name: t.Name, Value: t.Token.Reveal(), Revoked: t.Revoked}
+		}),
+		EmailDomain:  cfg.EmailDomain,
+		MaxBodyBytes: cfg.Ingest.MaxBodyBytes,
+		DeviceRate:   cfg.Ingest.RateLimit,
+		DeviceBurst:  cfg.Ingest.Burst,
+		Logger:       log,
+		Registry:     reg,
+	})
+	return &Collector{cfg: cfg, log: log, store: store, handler: srv.Handler()}, nil
+}
+
+func secrets[T any](in []T, conv func(T) server.Secret) []server.Secret {
+	out := make([]server.Secret, 0, len(in))
+	for _, v := range in {
+		out = append(out, conv(v))
+	}
+	return out
+}
+
+// Handler is the collector's HTTP handler.
+func (c *Collector) Handler() http.Handler { return c.handler }
+
+// Store is the collector's store (for backups and tests).
+func (c *Collector) Store() *sqlite.Store { return c.store }
+
+// Close releases the store.
+func (c *Collector) Close() error { return c.store.Close() }
+
+// Run serves on the configured address until ctx is cancelled, then shuts
+// down gracefully: it stops accepting, lets requests in flight finish
+// (acknowledged batches are committed before they are acknowledged), and
+// closes the store.
+func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	c, err := New(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	return c.Serve(ctx, ln)
+}
+
+// Serve serves on ln until ctx is cancelled.
+func (c *Collector) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           c.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      120 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(c.log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	if c.cfg.TLS.Enabled() {
+		cert, err := tls.LoadX509KeyPair(c.cfg.TLS.CertFile, c.cfg.TLS.KeyFile)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("load TLS certificate: %w", err)
+		}
+		hs.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+		ln = tls.NewListener(ln, hs.TLSConfig)
+	}
+
+	purgeDone := make(chan struct{})
+	purgeCtx, stopPurge := context.WithCancel(ctx)
+	go func() {
+		defer close(purgeDone)
+		c.purgeLoop(purgeCtx)
+	}()
+
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	scheme := "http"
+	if c.cfg.TLS.Enabled() {
+		scheme = "https"
+	}
+	c.log.Info("collector listening", "addr", ln.Addr().String(), "scheme", scheme, "database", c.store.Path())
+
+	var serveErr error
+	select {
+	case err := <-errc:
+		serveErr = err
+	case <-ctx.Done():
+		c.log.Info("shutting down", "timeout", c.cfg.ShutdownTimeout)
+		sctx, cancel := context.WithTimeout(context.Background(), c.cfg.ShutdownTimeout)
+		defer cancel()
+		if err := hs.Shutdown(sctx); err != nil {
+			serveErr = fmt.Errorf("shut down: %w", err)
+		}
+		<-errc
+	}
+	stopPurge()
+	<-purgeDone
+	if errors.Is(serveErr, http.ErrServerClosed) {
+		serveErr = nil
+	}
+	return serveErr
+}
+
+// purgeLoop applies the retention policy now and then every interval.
+func (c *Collector) purgeLoop(ctx context.Context) {
+	interval := c.cfg.Retention.PurgeInterval
+	if interval <= 0 {
+		interval = time.Hour
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		c.purge(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (c *Collector) purge(ctx context.Context) {
+	now := time.Now().UTC()
+	n, err := c.store.PurgeEvidence(ctx, c.cfg.Retention.Evidence.Cutoff(now))
+	switch {
+	case errors.Is(err, context.Canceled):
+	case err != nil:
+		c.log.Error("retention purge failed", "err", err)
+	case n > 0:
+		c.log.Info("retention purge", "evidence_rows_deleted", n)
+	}
+}
