@@ -5,6 +5,7 @@ package main
 import (
 	"os"
 
+	"github.com/shadowmap/shadowmap/collector/bench"
 	"github.com/shadowmap/shadowmap/collector/service"
 	"github.com/shadowmap/shadowmap/internal/cli"
 	"github.com/shadowmap/shadowmap/signatures/sigcmd"
@@ -18,6 +19,7 @@ func main() {
 	os.Exit(cli.Main("shadowmap", os.Stdout, os.Stderr, map[string]cli.Command{
 		"serve":      service.ServeCommand(os.Stderr, env),
 		"backup":     service.BackupCommand(os.Stdout, os.Stderr, env),
+		"bench":      bench.Command(os.Stdout, os.Stderr),
 		"signatures": sigcmd.Command(sigcmd.OSEnv()),
 		"version":    cli.Version(os.Stdout, "shadowmap", version),
 	}, os.Args[1:]))
