@@ -16,10 +16,12 @@ build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/shadowmap ./cmd/shadowmap
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/shadowmap-agent ./cmd/shadowmap-agent
 
-# The main job on its embedded default. Until the collector lands this is
-# the catalog the agent and collector embed.
+# The main job on its embedded default: the collector on 127.0.0.1:8080 with
+# SQLite at ./data/shadowmap.db (enroll secret and admin token generated into
+# ./data on first start). Ctrl-C stops it gracefully.
 run: build
 	./$(BIN)/shadowmap signatures stats
+	./$(BIN)/shadowmap serve
 
 test: fmt-check vet lint-catalog unit
 
@@ -36,13 +38,17 @@ lint-catalog:
 unit:
 	$(GO) test -count=1 ./...
 
-bench:
+bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 ./signatures
+	./$(BIN)/shadowmap bench inventory
+	./$(BIN)/shadowmap bench ingest --duration 60s
 
 # Short coverage-guided runs of every fuzz target; seeds live in testdata/fuzz.
 fuzz:
-	@for t in $$($(GO) test -list '^Fuzz' ./signatures | grep '^Fuzz'); do \
-		echo "fuzz $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./signatures || exit 1; \
+	@for p in $$($(GO) list ./...); do \
+		for t in $$($(GO) test -list '^Fuzz' $$p | grep '^Fuzz'); do \
+			echo "fuzz $$p $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$p || exit 1; \
+		done; \
 	done
 
 # Cross-build the agent for every platform MDM pushes it to.

@@ -35,6 +35,17 @@ type Collector struct {
 // New opens the store and builds the server. Close the Collector when Run
 // is not used.
 func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Collector, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	files, err := bootstrapSecrets(&cfg)
+	if err != nil {
+		return nil, err
+	}
+	if files != nil {
+		log.Info("no enroll secret or admin token configured: using generated ones (mode 0600)",
+			"enroll_secret_file", files[0], "admin_token_file", files[1])
+	}
 	for _, w := range cfg.Warnings {
 		log.Warn(w)
 	}

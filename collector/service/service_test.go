@@ -452,3 +452,39 @@ func TestRateLimit(t *testing.T) {
 		t.Fatalf("no 429 with Retry-After after a burst: %+v", limited)
 	}
 }
+
+// TestServeWithNoConfiguration: no file, no variables, no flags: the
+// collector starts on SQLite in the data directory with a generated enroll
+// secret and admin token, kept across restarts.
+func TestServeWithNoConfiguration(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	cfg, err := config.Load("", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(context.Background(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	for _, name := range []string{"data/shadowmap.db", "data/enroll-secret", "data/admin-token"} {
+		fi, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s has mode %04o, want 0600", name, fi.Mode().Perm())
+		}
+	}
+	first, _ := os.ReadFile(filepath.Join(dir, "data/admin-token"))
+	c, err = New(context.Background(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	second, _ := os.ReadFile(filepath.Join(dir, "data/admin-token"))
+	if string(first) != string(second) || len(first) < 40 {
+		t.Errorf("the generated admin token changed across restarts or is short: %q vs %q", first, second)
+	}
+}

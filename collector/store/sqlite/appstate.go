@@ -51,8 +51,8 @@ func (s *Store) SetStatus(ctx context.Context, c collector.StatusChange) (collec
 	}
 	c.At = fromMicros(toMicros(c.At)) // what the store keeps, so the caller sees it too
 	at := toMicros(c.At)
+	var from string // written by the writer, read once it answered
 	err := s.write(ctx, func(w *writeTx) error {
-		var from string
 		err := w.queryRow("SELECT status FROM app_states WHERE app_id = ?", c.AppID).Scan(&from)
 		if errors.Is(err, sql.ErrNoRows) {
 			from, err = string(collector.StatusUnreviewed), nil
@@ -60,7 +60,6 @@ func (s *Store) SetStatus(ctx context.Context, c collector.StatusChange) (collec
 		if err != nil {
 			return fmt.Errorf("read status: %w", err)
 		}
-		c.From = collector.Status(from)
 		if _, err := w.execSQL(`INSERT INTO app_states (app_id, status, decided_by, why, decided_at, inside_idp)
 				VALUES (?, ?, ?, ?, ?, '')
 				ON CONFLICT (app_id) DO UPDATE SET status = excluded.status, decided_by = excluded.decided_by,
@@ -77,6 +76,7 @@ func (s *Store) SetStatus(ctx context.Context, c collector.StatusChange) (collec
 	if err != nil {
 		return collector.StatusChange{}, fmt.Errorf("set status of %s: %w", c.AppID, err)
 	}
+	c.From = collector.Status(from)
 	return c, nil
 }
 

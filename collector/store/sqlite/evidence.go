@@ -103,6 +103,10 @@ func (s *Store) IngestBatch(ctx context.Context, b collector.Batch) (duplicate b
 		delta.add(&r)
 	}
 
+	// The closures run on the writer goroutine, possibly after this call
+	// gave up on ctx: they write only dup, read here only once write has
+	// answered.
+	var dup bool
 	apply := func(w *writeTx) error {
 		res, err := w.exec(stInsertBatch, b.DeviceID, b.BatchID, b.AgentVersion, toMicros(received), len(rows))
 		if err != nil {
@@ -116,7 +120,7 @@ func (s *Store) IngestBatch(ctx context.Context, b collector.Batch) (duplicate b
 			return err
 		}
 		if n == 0 {
-			duplicate = true
+			dup = true
 			return nil
 		}
 		if _, err := w.exec(stTouchDevice, toMicros(received), b.DeviceID); err != nil {
@@ -130,14 +134,14 @@ func (s *Store) IngestBatch(ctx context.Context, b collector.Batch) (duplicate b
 		return nil
 	}
 	after := func(w *writeTx) {
-		if !duplicate {
+		if !dup {
 			w.group.merge(delta)
 		}
 	}
 	if err := s.write(ctx, apply, after); err != nil {
 		return false, fmt.Errorf("ingest batch %s: %w", b.BatchID, err)
 	}
-	return duplicate, nil
+	return dup, nil
 }
 
 // mergeEvidence adds an agent row to the stored row with its dedupe key,
@@ -171,21 +175,25 @@ func (s *Store) AddEvidence(ctx context.Context, ev []collector.Evidence) (inser
 	if len(rows) == 0 {
 		return 0, nil
 	}
-	var delta *usageDelta
+	// As in IngestBatch, the closures write only n and delta.
+	var (
+		n     int
+		delta *usageDelta
+	)
 	apply := func(w *writeTx) error {
-		inserted = 0
+		n = 0
 		delta = newUsageDelta()
 		for i := range rows {
 			res, err := w.exec(stInsertEvidence, rows[i].args()...)
 			if err != nil {
 				return fmt.Errorf("evidence %d: %w", i, err)
 			}
-			n, err := affected(res)
+			changed, err := affected(res)
 			if err != nil {
 				return err
 			}
-			if n == 1 {
-				inserted++
+			if changed == 1 {
+				n++
 				delta.add(&rows[i])
 			}
 		}
@@ -195,7 +203,7 @@ func (s *Store) AddEvidence(ctx context.Context, ev []collector.Evidence) (inser
 	if err := s.write(ctx, apply, after); err != nil {
 		return 0, fmt.Errorf("add evidence: %w", err)
 	}
-	return inserted, nil
+	return n, nil
 }
 
 // isForeignKeyError reports whether err is SQLite's foreign key violation.
@@ -352,18 +360,19 @@ func (s *Store) purgeRowid(ctx context.Context, table, cond string, arg any) (in
 	del := "DELETE FROM " + table + " WHERE rowid > ? AND rowid <= ? AND " + cond
 	for lo := int64(0); lo < maxID; lo += purgeWindow {
 		hi := min(lo+purgeWindow, maxID)
+		var n int64 // written by the writer, read once it answered
 		err := s.write(ctx, func(w *writeTx) error {
 			res, err := w.execSQL(del, lo, hi, arg)
 			if err != nil {
 				return err
 			}
-			n, err := affected(res)
-			total += n
+			n, err = affected(res)
 			return err
 		}, nil)
 		if err != nil {
 			return total, err
 		}
+		total += n
 	}
 	return total, nil
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"path"
 	"strconv"
 	"strings"
@@ -57,7 +58,7 @@ func loadMigrations() ([]migration, error) {
 
 // migrate brings the database up to the newest embedded migration in one
 // transaction: either every pending migration applies or none does.
-func migrate(ctx context.Context, db *sql.DB, now time.Time) (err error) {
+func migrate(ctx context.Context, db *sql.DB, now time.Time, log *slog.Logger) (err error) {
 	ms, err := loadMigrations()
 	if err != nil {
 		return err
@@ -96,6 +97,9 @@ func migrate(ctx context.Context, db *sql.DB, now time.Time) (err error) {
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("migrate: commit: %w", err)
+	}
+	for _, m := range ms[current:] {
+		log.Info("applied database migration", "migration", m.name)
 	}
 	return nil
 }

@@ -271,6 +271,51 @@ func TestGroupIsolatesFailures(t *testing.T) {
 	}
 }
 
+// TestCancelledCallers cancels callers while their requests wait for or
+// are inside the writer: every batch ends up whole or absent, the ones
+// acknowledged are there, and the store goes on working.
+func TestCancelledCallers(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "shadowmap.db"))
+	mustDevice(t, s, "dev-1")
+	const n = 300
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			b := testBatch("dev-1", fmt.Sprintf("b-%d", i), 5)
+			for j := range b.Evidence {
+				b.Evidence[j].AppID = fmt.Sprintf("app-of-%d", i)
+			}
+			if i%2 == 0 {
+				go cancel() // races with the request on purpose
+			}
+			_, errs[i] = s.IngestBatch(ctx, b)
+		})
+	}
+	wg.Wait()
+	ctx := context.Background()
+	for i, callErr := range errs {
+		if callErr != nil && !errors.Is(callErr, context.Canceled) {
+			t.Errorf("batch %d: %v", i, callErr)
+		}
+		ev, err := s.ListEvidence(ctx, collector.EvidenceFilter{AppID: fmt.Sprintf("app-of-%d", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case len(ev) != 0 && len(ev) != 5:
+			t.Errorf("batch %d stored %d of its 5 rows", i, len(ev))
+		case callErr == nil && len(ev) != 5:
+			t.Errorf("acknowledged batch %d stored %d rows", i, len(ev))
+		}
+	}
+	if _, err := s.IngestBatch(ctx, testBatch("dev-1", "after", 5)); err != nil {
+		t.Errorf("ingest after the cancellations: %v", err)
+	}
+}
+
 func TestClosed(t *testing.T) {
 	ctx := context.Background()
 	s, err := Open(ctx, filepath.Join(t.TempDir(), "shadowmap.db"), Options{})

@@ -213,7 +213,7 @@ func (s *Store) openDBs(ctx context.Context) error {
 	if mode != "wal" {
 		return fmt.Errorf("journal mode is %q, want wal (is the file on a network filesystem?)", mode)
 	}
-	if err := migrate(ctx, db, s.opts.Now()); err != nil {
+	if err := migrate(ctx, db, s.opts.Now(), s.log); err != nil {
 		return err
 	}
 	if err := s.prepare(ctx); err != nil {

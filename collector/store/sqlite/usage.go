@@ -142,6 +142,21 @@ func (w *writeTx) flushGroup() error {
 	return nil
 }
 
+// interner hands out one string per distinct value read, so the few
+// thousand app ids (and the months and currencies) in a result are not
+// allocated again for every row. Looking up string(b) in a map does not
+// allocate.
+type interner map[string]string
+
+func (in interner) get(b []byte) string {
+	if s, ok := in[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	in[s] = s
+	return s
+}
+
 // AppUsage returns the aggregate evidence of every app with evidence,
 // sorted by app id. It reads only the summary tables, in one read
 // transaction so the figures agree with each other.
@@ -152,86 +167,82 @@ func (s *Store) AppUsage(ctx context.Context) ([]collector.AppUsage, error) {
 	}
 	defer func() { _ = tx.Rollback() }()
 
-	apps := map[string]*collector.AppUsage{}
-	app := func(id string) *collector.AppUsage {
-		a := apps[id]
-		if a == nil {
-			a = &collector.AppUsage{AppID: id, BySource: map[collector.Source]int64{}, SpendCents: map[string]map[string]int64{}}
-			apps[id] = a
+	type appAcc struct {
+		usage collector.AppUsage
+		span  span
+		seen  bool // span holds a value
+	}
+	names := interner{}
+	apps := map[string]*appAcc{}
+	app := func(raw []byte) *appAcc {
+		if a, ok := apps[string(raw)]; ok {
+			return a
 		}
+		id := names.get(raw)
+		a := &appAcc{usage: collector.AppUsage{AppID: id, BySource: map[collector.Source]int64{}, SpendCents: map[string]map[string]int64{}}}
+		apps[id] = a
 		return a
 	}
-	// widen tracks first and last seen per app, from any summary row.
-	spans := map[string]span{}
-	widen := func(id string, s span) {
-		if old, ok := spans[id]; ok {
-			s = old.widen(s)
+	widen := func(a *appAcc, sp span) {
+		if a.seen {
+			sp = a.span.widen(sp)
 		}
-		spans[id] = s
+		a.span, a.seen = sp, true
 	}
 
+	var id, text1, text2 sql.RawBytes
 	err = eachRow(ctx, tx, "SELECT app_id, source, count, first_seen, last_seen FROM app_sources", func(rows *sql.Rows) error {
 		var (
-			id, source string
-			count      int64
-			sp         span
+			count int64
+			sp    span
 		)
-		if err := rows.Scan(&id, &source, &count, &sp.first, &sp.last); err != nil {
+		if err := rows.Scan(&id, &text1, &count, &sp.first, &sp.last); err != nil {
 			return err
 		}
-		app(id).BySource[collector.Source(source)] = count
-		widen(id, sp)
+		a := app(id)
+		a.usage.BySource[collector.Source(names.get(text1))] = count
+		widen(a, sp)
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("app usage: sources: %w", err)
 	}
-	err = eachRow(ctx, tx, "SELECT app_id, people, devices FROM app_counts", func(rows *sql.Rows) error {
-		var (
-			id              string
-			people, devices int
-		)
+	err = eachRow(ctx, tx, "SELECT app_id, people, devices FROM app_counts WHERE people > 0 OR devices > 0", func(rows *sql.Rows) error {
+		var people, devices int
 		if err := rows.Scan(&id, &people, &devices); err != nil {
 			return err
 		}
-		if people > 0 || devices > 0 {
-			a := app(id)
-			a.People, a.Devices = people, devices
-		}
+		a := app(id)
+		a.usage.People, a.usage.Devices = people, devices
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("app usage: counts: %w", err)
 	}
 	err = eachRow(ctx, tx, "SELECT app_id, tenant, first_seen, last_seen FROM app_tenants ORDER BY app_id, tenant", func(rows *sql.Rows) error {
-		var (
-			id, tenant string
-			sp         span
-		)
-		if err := rows.Scan(&id, &tenant, &sp.first, &sp.last); err != nil {
+		var sp span
+		if err := rows.Scan(&id, &text1, &sp.first, &sp.last); err != nil {
 			return err
 		}
 		a := app(id)
-		a.Tenants = append(a.Tenants, tenant)
-		widen(id, sp)
+		a.usage.Tenants = append(a.usage.Tenants, string(text1))
+		widen(a, sp)
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("app usage: tenants: %w", err)
 	}
 	err = eachRow(ctx, tx, "SELECT app_id, month, currency, cents FROM app_spend", func(rows *sql.Rows) error {
-		var (
-			id, month, currency string
-			cents               int64
-		)
-		if err := rows.Scan(&id, &month, &currency, &cents); err != nil {
+		var cents int64
+		if err := rows.Scan(&id, &text1, &text2, &cents); err != nil {
 			return err
 		}
-		a := app(id)
-		if a.SpendCents[month] == nil {
-			a.SpendCents[month] = map[string]int64{}
+		spend := app(id).usage.SpendCents
+		month := names.get(text1)
+		if spend[month] == nil {
+			spend[month] = map[string]int64{}
 		}
-		a.SpendCents[month][currency] = cents
+		spend[month][names.get(text2)] = cents
 		return nil
 	})
 	if err != nil {
@@ -239,11 +250,11 @@ func (s *Store) AppUsage(ctx context.Context) ([]collector.AppUsage, error) {
 	}
 
 	out := make([]collector.AppUsage, 0, len(apps))
-	for id, a := range apps {
-		if sp, ok := spans[id]; ok {
-			a.FirstSeen, a.LastSeen = fromMicros(sp.first), fromMicros(sp.last)
+	for _, a := range apps {
+		if a.seen {
+			a.usage.FirstSeen, a.usage.LastSeen = fromMicros(a.span.first), fromMicros(a.span.last)
 		}
-		out = append(out, *a)
+		out = append(out, a.usage)
 	}
 	slices.SortFunc(out, func(a, b collector.AppUsage) int { return cmp.Compare(a.AppID, b.AppID) })
 	return out, nil
@@ -258,62 +269,60 @@ func (s *Store) PeopleUsage(ctx context.Context) ([]collector.PersonUsage, error
 	}
 	defer func() { _ = tx.Rollback() }()
 
-	var out []collector.PersonUsage
-	index := map[string]int{}
-	person := func(email string) *collector.PersonUsage {
-		i, ok := index[email]
-		if !ok {
-			i = len(out)
-			index[email] = i
-			out = append(out, collector.PersonUsage{Email: email})
+	var (
+		out   []collector.PersonUsage
+		spans []span
+		names = interner{}
+		index = map[string]int{}
+	)
+	// person returns the index of the person with this email, adding
+	// them if new. Rows come sorted by person, so the last one is checked
+	// first.
+	person := func(email []byte, sp span) int {
+		i := len(out) - 1
+		if i < 0 || out[i].Email != string(email) {
+			var ok bool
+			if i, ok = index[string(email)]; !ok {
+				i = len(out)
+				e := string(email)
+				index[e] = i
+				out = append(out, collector.PersonUsage{Email: e})
+				spans = append(spans, sp)
+			}
 		}
-		return &out[i]
+		spans[i] = spans[i].widen(sp)
+		return i
 	}
-	spans := map[string]span{}
-	widen := func(email string, s span) {
-		if old, ok := spans[email]; ok {
-			s = old.widen(s)
-		}
-		spans[email] = s
-	}
-	// Both tables are keyed person first, so these read in key order.
+	var email, other sql.RawBytes
 	err = eachRow(ctx, tx, "SELECT person, app_id, first_seen, last_seen FROM app_people ORDER BY person, app_id", func(rows *sql.Rows) error {
-		var (
-			email, app string
-			sp         span
-		)
-		if err := rows.Scan(&email, &app, &sp.first, &sp.last); err != nil {
+		var sp span
+		if err := rows.Scan(&email, &other, &sp.first, &sp.last); err != nil {
 			return err
 		}
-		p := person(email)
-		p.Apps = append(p.Apps, app)
-		widen(email, sp)
+		p := &out[person(email, sp)]
+		p.Apps = append(p.Apps, names.get(other))
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("people usage: apps: %w", err)
 	}
 	err = eachRow(ctx, tx, "SELECT person, device_id, first_seen, last_seen FROM person_devices ORDER BY person, device_id", func(rows *sql.Rows) error {
-		var (
-			email, device string
-			sp            span
-		)
-		if err := rows.Scan(&email, &device, &sp.first, &sp.last); err != nil {
+		var sp span
+		if err := rows.Scan(&email, &other, &sp.first, &sp.last); err != nil {
 			return err
 		}
-		p := person(email)
-		p.Devices = append(p.Devices, device)
-		widen(email, sp)
+		p := &out[person(email, sp)]
+		p.Devices = append(p.Devices, string(other))
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("people usage: devices: %w", err)
 	}
 	for i := range out {
-		sp := spans[out[i].Email]
-		out[i].FirstSeen, out[i].LastSeen = fromMicros(sp.first), fromMicros(sp.last)
+		out[i].FirstSeen, out[i].LastSeen = fromMicros(spans[i].first), fromMicros(spans[i].last)
 	}
-	// A person seen only in person_devices (after a purge) sorts in too.
+	// A person seen only in person_devices (after a purge) was appended
+	// at the end.
 	slices.SortFunc(out, func(a, b collector.PersonUsage) int { return cmp.Compare(a.Email, b.Email) })
 	return out, nil
 }

@@ -31,8 +31,13 @@ type writeRequest struct {
 // write queues apply for the writer and waits until it is committed (nil),
 // failed and rolled back (the error), or ctx ends. A request whose ctx ends
 // while queued is skipped; one whose ctx ends while it is being applied may
-// still be committed: callers retry, and every write here is idempotent or
-// reported (a duplicate batch, a skipped dedupe key).
+// still be committed, and its caller cannot tell. That is safe for the
+// writes that matter under load: a retried batch is a duplicate, a retried
+// import skips the keys it stored.
+//
+// apply and after run on the writer goroutine, perhaps after the caller has
+// given up: they may only write variables the caller reads after write
+// returned nil.
 func (s *Store) write(ctx context.Context, apply writeFunc, after func(w *writeTx)) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -110,6 +115,7 @@ func (s *Store) commitGroup(w *writeTx, group []*writeRequest) {
 		}
 	}
 	failAll := func(err error) {
+		s.log.Error("store write group failed", "requests", len(group), "err", err)
 		for i := range errs {
 			if errs[i] == nil {
 				errs[i] = err
