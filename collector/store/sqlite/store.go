@@ -195,7 +195,12 @@ func (s *Store) openDBs(ctx context.Context) error {
 	// 1,000: a page the writer keeps changing (a busy app's summary row)
 	// is copied back to the database once per checkpoint, not once per
 	// 1,000 frames, and the writer stops for checkpoints eight times less.
-	db := openSQL(dsn(s.path, writer), "PRAGMA wal_autocheckpoint = 8192")
+	//
+	// temp_store=MEMORY keeps the savepoint sub-journal in memory: every
+	// page a request changes first has its old content saved there, so
+	// ROLLBACK TO can restore it, and on a temporary file that was an
+	// extra write for every page of every batch.
+	db := openSQL(dsn(s.path, writer), "PRAGMA wal_autocheckpoint = 8192", "PRAGMA temp_store = MEMORY")
 	s.writeDB = db
 	// One connection, kept for the life of the store: the prepared
 	// statements live on it.
