@@ -199,6 +199,20 @@ type EvidenceFilter struct {
 	Limit  int // 0 means a store default
 }
 
+// Retention is what a purge deletes; a zero time deletes nothing of its
+// kind. Raw evidence goes first (privacy), the aggregates the inventory
+// reads are kept longer, and batch records only as long as an agent could
+// replay a batch.
+type Retention struct {
+	// Evidence: evidence rows last seen before it.
+	Evidence time.Time
+	// Aggregates: per-app people, devices, tenants, source counts (last
+	// seen before it) and spend (months before its month).
+	Aggregates time.Time
+	// Batches: batch records (the idempotency memory) received before it.
+	Batches time.Time
+}
+
 // DeviceStore keeps enrolled devices.
 type DeviceStore interface {
 	// CreateDevice stores a new device with the hash of its token.
@@ -224,9 +238,9 @@ type EvidenceStore interface {
 	// already stored is skipped. It returns how many rows were new.
 	AddEvidence(ctx context.Context, ev []Evidence) (inserted int, err error)
 	ListEvidence(ctx context.Context, f EvidenceFilter) ([]Evidence, error)
-	// PurgeEvidence deletes evidence last seen before the cut-off and
-	// the batch records older than it. It returns the rows deleted.
-	PurgeEvidence(ctx context.Context, before time.Time) (int64, error)
+	// PurgeEvidence applies a retention policy and returns how many
+	// evidence rows it deleted.
+	PurgeEvidence(ctx context.Context, r Retention) (int64, error)
 }
 
 // UsageStore answers the aggregate questions the inventory asks.

@@ -17,6 +17,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/shadowmap/shadowmap/collector"
+	"github.com/shadowmap/shadowmap/collector/api"
 	"github.com/shadowmap/shadowmap/collector/config"
 	"github.com/shadowmap/shadowmap/collector/inventory"
 	"github.com/shadowmap/shadowmap/collector/server"
@@ -61,7 +63,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Collector, 
 	if err != nil {
 		return nil, err
 	}
-	inv := inventory.New(catalog, store, store, inventory.Options{KDevices: cfg.UnknownDomainK})
+	inv := inventory.New(catalog, store, store, inventory.Options{KDevices: cfg.UnknownDomainK, Grants: store})
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -201,7 +203,13 @@ func (c *Collector) purgeLoop(ctx context.Context) {
 
 func (c *Collector) purge(ctx context.Context) {
 	now := time.Now().UTC()
-	n, err := c.store.PurgeEvidence(ctx, c.cfg.Retention.Evidence.Cutoff(now))
+	n, err := c.store.PurgeEvidence(ctx, collector.Retention{
+		Evidence:   c.cfg.Retention.Evidence.Cutoff(now),
+		Aggregates: c.cfg.Retention.Aggregates.Cutoff(now),
+		// A batch older than this cannot be sent again (the API refuses
+		// sightings that old), so its idempotency record can go.
+		Batches: now.Add(-api.MaxSightingAge - 24*time.Hour),
+	})
 	switch {
 	case errors.Is(err, context.Canceled):
 	case err != nil:

@@ -311,15 +311,24 @@ const purgeWindow = 20_000
 // The work is done in windows of 20,000 rows, each committed on its own,
 // so a cancelled purge leaves a partly purged store that the next purge
 // finishes.
-func (s *Store) PurgeEvidence(ctx context.Context, before time.Time) (int64, error) {
-	cut := toMicros(before)
-	deleted, err := s.purgeRowid(ctx, "evidence", "last_seen < ?", cut)
-	if err != nil {
-		return deleted, fmt.Errorf("purge evidence: %w", err)
+func (s *Store) PurgeEvidence(ctx context.Context, r collector.Retention) (int64, error) {
+	var deleted int64
+	if !r.Evidence.IsZero() {
+		n, err := s.purgeRowid(ctx, "evidence", "last_seen < ?", toMicros(r.Evidence))
+		deleted = n
+		if err != nil {
+			return deleted, fmt.Errorf("purge evidence: %w", err)
+		}
 	}
-	if _, err := s.purgeRowid(ctx, "batches", "received_at < ?", cut); err != nil {
-		return deleted, fmt.Errorf("purge batch records: %w", err)
+	if !r.Batches.IsZero() {
+		if _, err := s.purgeRowid(ctx, "batches", "received_at < ?", toMicros(r.Batches)); err != nil {
+			return deleted, fmt.Errorf("purge batch records: %w", err)
+		}
 	}
+	if r.Aggregates.IsZero() {
+		return deleted, nil
+	}
+	cut := toMicros(r.Aggregates)
 	summaries := []struct {
 		table string
 		key   []string
@@ -339,7 +348,7 @@ func (s *Store) PurgeEvidence(ctx context.Context, before time.Time) (int64, err
 		}
 	}
 	// Counters of apps nobody uses any more.
-	err = s.write(ctx, func(w *writeTx) error {
+	err := s.write(ctx, func(w *writeTx) error {
 		_, err := w.execSQL("DELETE FROM app_counts WHERE people <= 0 AND devices <= 0")
 		return err
 	}, nil)

@@ -381,8 +381,8 @@ func TestTimeRoundTrip(t *testing.T) {
 	}
 }
 
-// TestAppUsagePlan checks that the inventory query reads the summary
-// tables by their keys, not the evidence.
+// TestQueriesUseIndexes checks that ListEvidence's filters and the purge
+// windows are answered from an index, not a scan.
 func TestQueriesUseIndexes(t *testing.T) {
 	s := openTest(t, filepath.Join(t.TempDir(), "shadowmap.db"))
 	plans := []struct {
@@ -437,7 +437,7 @@ func TestPurgeWindows(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	n, err := s.PurgeEvidence(ctx, day0.AddDate(0, -1, 0))
+	n, err := s.PurgeEvidence(ctx, collector.Retention{Evidence: day0.AddDate(0, -1, 0), Aggregates: day0.AddDate(0, -1, 0), Batches: day0.AddDate(0, -1, 0)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -72,6 +72,7 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 		{"Status", testStatus},
 		{"InsideIdP", testInsideIdP},
 		{"Purge", testPurge},
+		{"PurgeWindows", testPurgeWindows},
 		{"OddValues", testOddValues},
 		{"CancelledContext", testCancelledContext},
 		{"ConcurrentIngest", testConcurrentIngest},
@@ -804,7 +805,7 @@ func testPurge(t *testing.T, open func(t *testing.T) Stores) {
 	_, err := s.AddEvidence(ctx, []collector.Evidence{oldInvoice})
 	must(t, err, "add invoice")
 
-	n, err := s.PurgeEvidence(ctx, cut)
+	n, err := s.PurgeEvidence(ctx, collector.Retention{Evidence: cut, Aggregates: cut, Batches: cut})
 	must(t, err, "purge")
 	if n != 4 {
 		t.Errorf("PurgeEvidence = %d, want 4 old rows", n)
@@ -839,10 +840,50 @@ func testPurge(t *testing.T, open func(t *testing.T) Stores) {
 		t.Error("a batch record older than the cut-off was kept")
 	}
 
-	n, err = s.PurgeEvidence(ctx, cut)
+	n, err = s.PurgeEvidence(ctx, collector.Retention{Evidence: cut, Aggregates: cut, Batches: cut})
 	must(t, err, "purge again")
 	if n != 0 {
 		t.Errorf("second purge = %d, want 0", n)
+	}
+}
+
+// testPurgeWindows: raw evidence, aggregates and batch records each have
+// their own retention; a zero cut-off keeps its kind.
+func testPurgeWindows(t *testing.T, open func(t *testing.T) Stores) {
+	s := open(t)
+	ctx := context.Background()
+	enroll(t, s, "dev-a", "alice@example.com")
+	old := t0.Add(-100 * 24 * time.Hour)
+	ingest(t, s, "dev-a", "old-batch", old.Add(time.Hour), sighting("slack", collector.SourceDNS, "alice@example.com", "dev-a", "acme", old, old, 4))
+
+	// Raw evidence older than 90 days goes; the aggregates (13 months)
+	// and the batch record stay.
+	n, err := s.PurgeEvidence(ctx, collector.Retention{Evidence: t0.Add(-90 * 24 * time.Hour)})
+	must(t, err, "purge evidence only")
+	if n != 1 {
+		t.Errorf("purged %d evidence rows, want 1", n)
+	}
+	if left := listAll(t, s); len(left) != 0 {
+		t.Errorf("evidence left: %+v", left)
+	}
+	usage, err := s.AppUsage(ctx)
+	must(t, err, "app usage")
+	if len(usage) != 1 || usage[0].People != 1 || len(usage[0].Tenants) != 1 {
+		t.Errorf("aggregates after an evidence-only purge = %+v, want slack with alice and tenant acme", usage)
+	}
+	dup, err := s.IngestBatch(ctx, collector.Batch{DeviceID: "dev-a", BatchID: "old-batch", ReceivedAt: at(1)})
+	must(t, err, "replay")
+	if !dup {
+		t.Error("the batch record went with the evidence; it has its own retention")
+	}
+
+	// Then the aggregates' own window.
+	_, err = s.PurgeEvidence(ctx, collector.Retention{Aggregates: t0.Add(-30 * 24 * time.Hour)})
+	must(t, err, "purge aggregates")
+	usage, err = s.AppUsage(ctx)
+	must(t, err, "app usage")
+	if len(usage) != 0 {
+		t.Errorf("aggregates after their purge = %+v, want none", usage)
 	}
 }
 
