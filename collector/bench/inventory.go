@@ -32,6 +32,16 @@ type InventoryResult struct {
 	SeedTime                   time.Duration
 }
 
+// grantScopes are the scope sets the seeded OAuth grants carry: what
+// third-party apps typically ask a Google Workspace user for.
+var grantScopes = []string{
+	"openid email profile",
+	"openid email profile https://www.googleapis.com/auth/calendar.readonly",
+	"openid https://www.googleapis.com/auth/drive.readonly",
+	"https://www.googleapis.com/auth/gmail.readonly openid email",
+	"https://www.googleapis.com/auth/drive.file openid",
+}
+
 // Inventory seeds a store with a large company's evidence and times the
 // app list the web view and API serve.
 func Inventory(ctx context.Context, o InventoryOptions) (InventoryResult, error) {
@@ -88,13 +98,13 @@ func Inventory(ctx context.Context, o InventoryOptions) (InventoryResult, error)
 		person := fmt.Sprintf("person%05d@example.com", p)
 		for range o.AppsPerUser {
 			app := fmt.Sprintf("bench-app-%04d", pick())
-			src := collector.SourceSSOLogin
+			src, detail := collector.SourceSSOLogin, "okta"
 			if rng.IntN(4) == 0 {
-				src = collector.SourceOAuthGrant
+				src, detail = collector.SourceOAuthGrant, grantScopes[rng.IntN(len(grantScopes))]
 			}
 			ev = append(ev, collector.Evidence{
 				AppID: app, Source: src, Person: person, Day: day, FirstSeen: now.Add(-48 * time.Hour), LastSeen: now,
-				Count: 1, Tenant: "acme", DedupeKey: fmt.Sprintf("%s|%s|%s", src, app, person),
+				Count: 1, Tenant: "acme", Detail: detail, DedupeKey: fmt.Sprintf("%s|%s|%s", src, app, person),
 			})
 			if len(ev) == chunk {
 				if err := flush(); err != nil {
