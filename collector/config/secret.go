@@ -1,9 +1,8 @@
 package config
 
 import (
-	"crypto/sha256"
-	"crypto/subtle"
 	"fmt"
+	"github.com/shadowmap/shadowmap/internal/secret"
 	"io"
 	"log/slog"
 )
@@ -48,12 +47,7 @@ func (s Secret) MarshalYAML() (any, error) { return s.String(), nil }
 // neither value nor length: both sides are hashed before the constant-time
 // compare. An empty secret equals nothing.
 func (s Secret) Equal(presented string) bool {
-	if s == "" || presented == "" {
-		return false
-	}
-	a := sha256.Sum256([]byte(s))
-	b := sha256.Sum256([]byte(presented))
-	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
+	return secret.Equal(string(s), presented)
 }
 
 // MatchEnrollSecret returns the configured enroll secret equal to

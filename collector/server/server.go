@@ -7,8 +7,6 @@ package server
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -21,6 +19,7 @@ import (
 
 	"github.com/shadowmap/shadowmap/collector"
 	"github.com/shadowmap/shadowmap/collector/api"
+	"github.com/shadowmap/shadowmap/internal/secret"
 	"github.com/shadowmap/shadowmap/signatures"
 )
 
@@ -170,15 +169,14 @@ func bearer(r *http.Request) (string, bool) {
 	return strings.TrimSpace(token), true
 }
 
-// matchSecret finds the secret equal to presented, comparing in constant
-// time against every secret (hashes, so lengths do not leak either).
+// matchSecret finds the secret equal to presented, revoked or not,
+// comparing against every entry so the time taken does not tell which one
+// matched.
 func matchSecret(secrets []Secret, presented string) (Secret, bool) {
-	p := sha256.Sum256([]byte(presented))
 	var found Secret
 	ok := false
 	for _, s := range secrets {
-		h := sha256.Sum256([]byte(s.Value))
-		if subtle.ConstantTimeCompare(p[:], h[:]) == 1 && !ok {
+		if secret.Equal(s.Value, presented) && !ok {
 			found, ok = s, true
 		}
 	}

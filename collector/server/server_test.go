@@ -107,3 +107,11 @@ func TestDeviceLimiter(t *testing.T) {
 		t.Errorf("retry after %d s, want 1", l.retryAfterSeconds())
 	}
 }
+
+func TestMatchSecretIgnoresEmptyValues(t *testing.T) {
+	// A revoked entry may leave its value out; an empty presented secret
+	// must not match it.
+	if s, ok := matchSecret([]Secret{{Name: "gone", Revoked: true}}, ""); ok {
+		t.Fatalf("empty secret matched %+v", s)
+	}
+}
