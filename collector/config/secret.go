@@ -2,9 +2,10 @@ package config
 
 import (
 	"fmt"
-	"github.com/shadowmap/shadowmap/internal/secret"
 	"io"
 	"log/slog"
+
+	"github.com/shadowmap/shadowmap/internal/secret"
 )
 
 // redacted is what a Secret shows instead of its value.
