@@ -1,14 +1,15 @@
 // Command shadowmap-agent is the endpoint agent MDM pushes to laptops. It
 // is pure Go (CGO_ENABLED=0) so one source tree cross-builds for macOS,
 // Windows and Linux. It embeds the signature catalog so that matching
-// happens on the laptop: only matched apps ever leave it. Capture, spool
-// and upload arrive with the agent issue; today it can try names against
-// the catalog it carries.
+// happens on the laptop: only matched apps ever leave it. Live capture and
+// the service arrive with the rest of the agent issue; today it replays
+// captures through the same pipeline and tries names against its catalog.
 package main
 
 import (
 	"os"
 
+	"github.com/shadowmap/shadowmap/agent"
 	"github.com/shadowmap/shadowmap/internal/cli"
 	"github.com/shadowmap/shadowmap/signatures/sigcmd"
 )
@@ -18,6 +19,7 @@ var version = "dev"
 
 func main() {
 	os.Exit(cli.Main("shadowmap-agent", os.Stdout, os.Stderr, map[string]cli.Command{
+		"replay":     agent.ReplayCommand(os.Stdout, os.Stderr),
 		"signatures": sigcmd.Command(sigcmd.OSEnv()),
 		"version":    cli.Version(os.Stdout, "shadowmap-agent", version),
 	}, os.Args[1:]))

@@ -1,0 +1,64 @@
+package agent
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"text/tabwriter"
+
+	"github.com/shadowmap/shadowmap/internal/cli"
+	"github.com/shadowmap/shadowmap/signatures"
+)
+
+// ReplayCommand is `shadowmap-agent replay FILE`: the agent's pipeline over
+// a capture file, printing the apps found. People use it to check what the
+// agent would report from a capture; tests and benchmarks drive it too.
+func ReplayCommand(stdout, stderr io.Writer) cli.Command {
+	return cli.Command{
+		Usage:   "replay [--json] [--user NAME] FILE.pcap",
+		Summary: "run the agent's matching over a capture file and print the apps found",
+		Run: func(args []string) error {
+			fs := flag.NewFlagSet("replay", flag.ContinueOnError)
+			fs.SetOutput(stderr)
+			asJSON := fs.Bool("json", false, "print JSON")
+			user := fs.String("user", "", "OS user to attribute the sightings to")
+			if err := fs.Parse(args); err != nil {
+				return err
+			}
+			if fs.NArg() != 1 {
+				return errors.New("replay: give one capture file (pcap or pcapng)")
+			}
+			f, err := os.Open(fs.Arg(0))
+			if err != nil {
+				return fmt.Errorf("replay: %w", err)
+			}
+			defer f.Close()
+			c, err := signatures.Embedded()
+			if err != nil {
+				return err
+			}
+			rep, err := Replay(f, c, *user)
+			if err != nil {
+				fmt.Fprintln(stderr, "warning:", err) // a cut-off capture still reports what it read
+			}
+			if *asJSON {
+				enc := json.NewEncoder(stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(rep)
+			}
+			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintf(tw, "APP\tNAME\tCOUNT\tDNS\tSNI\tDOMAINS\tTENANTS\n")
+			for _, a := range rep.Apps {
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%v\t%v\n", a.App, a.Name, a.Count, a.DNS, a.SNI, a.Domains, a.Tenants)
+			}
+			tw.Flush()
+			fmt.Fprintf(stderr, "%d packets, %d DNS messages, %d names, %d server names, %d errors; %d names matched an app, %d noise, %d static or marketing, %d unknown (dropped)\n",
+				rep.Capture.Packets, rep.Capture.DNSMessages, rep.Capture.Names, rep.Capture.SNINames, rep.Capture.Errors.Total(),
+				rep.Match.Matched, rep.Match.Noise, rep.Match.NotUse, rep.Match.Unmatched)
+			return nil
+		},
+	}
+}
