@@ -59,16 +59,26 @@ func (s *Server) listApps(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "bad_request", err.Error())
 		return
 	}
-	page, err := s.opts.Inventory.Apps(r.Context(), q)
-	if errors.Is(err, inventory.ErrInvalidQuery) {
-		writeError(w, http.StatusBadRequest, "bad_request", err.Error())
-		return
-	}
-	if err != nil {
-		s.internalError(w, r, err)
+	page, ok := s.appsPage(w, r, q)
+	if !ok {
 		return
 	}
 	writeJSON(w, http.StatusOK, page)
+}
+
+// appsPage reads one page of the inventory, answering the request itself
+// when that fails: 400 for a query the inventory refuses, 500 otherwise.
+func (s *Server) appsPage(w http.ResponseWriter, r *http.Request, q inventory.Query) (inventory.Page, bool) {
+	page, err := s.opts.Inventory.Apps(r.Context(), q)
+	switch {
+	case errors.Is(err, inventory.ErrInvalidQuery):
+		writeError(w, http.StatusBadRequest, "bad_request", err.Error())
+		return page, false
+	case err != nil:
+		s.internalError(w, r, err)
+		return page, false
+	}
+	return page, true
 }
 
 // EvidenceView is one evidence row as the API shows it.
@@ -267,13 +277,8 @@ func (s *Server) exportCSV(w http.ResponseWriter, r *http.Request) {
 	q.Limit = inventory.MaxLimit
 	var rows []inventory.AppRow
 	for q.Page = 1; ; q.Page++ {
-		page, err := s.opts.Inventory.Apps(r.Context(), q)
-		if errors.Is(err, inventory.ErrInvalidQuery) {
-			writeError(w, http.StatusBadRequest, "bad_request", err.Error())
-			return
-		}
-		if err != nil {
-			s.internalError(w, r, err)
+		page, ok := s.appsPage(w, r, q)
+		if !ok {
 			return
 		}
 		rows = append(rows, page.Apps...)
