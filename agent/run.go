@@ -1,0 +1,194 @@
+package agent
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/shadowmap/shadowmap/agent/aggregate"
+	"github.com/shadowmap/shadowmap/agent/spool"
+	"github.com/shadowmap/shadowmap/agent/upload"
+	"github.com/shadowmap/shadowmap/collector/api"
+	"github.com/shadowmap/shadowmap/signatures"
+)
+
+// Config is what the agent needs to run.
+type Config struct {
+	CollectorURL string
+	EnrollSecret string
+	// StateDir holds the spool and the enrollment (0700).
+	StateDir string
+	// FlushInterval is how often aggregates go to the spool and the
+	// spool to the collector.
+	FlushInterval time.Duration
+	// User is the OS account sightings are attributed to.
+	User       string
+	Hostname   string
+	OS         string
+	OwnerEmail string
+	// Version is the agent's version, reported to the collector.
+	Version string
+	Logger  *slog.Logger
+}
+
+// Name is a name seen by a packet source.
+type Name struct {
+	Name   string
+	Source aggregate.Source
+	Time   time.Time
+}
+
+// Source produces names until ctx ends: live capture, or a replayed file
+// in tests.
+type Source func(ctx context.Context, emit func(Name)) error
+
+// queueSize bounds the names waiting between capture and matching: past
+// it, names are dropped and counted rather than grow memory.
+const queueSize = 4096
+
+// Agent is a running agent.
+type Agent struct {
+	cfg     Config
+	log     *slog.Logger
+	catalog *signatures.Catalog
+	spool   *spool.Spool
+	up      *upload.Uploader
+	dropped atomic.Uint64
+}
+
+// New opens the agent's state and builds its parts.
+func New(cfg Config) (*Agent, error) {
+	if cfg.CollectorURL == "" || cfg.EnrollSecret == "" {
+		return nil, errors.New("agent: the collector URL and the enroll secret are required")
+	}
+	if cfg.FlushInterval <= 0 {
+		cfg.FlushInterval = 5 * time.Minute
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Version == "" {
+		cfg.Version = "dev"
+	}
+	catalog, err := signatures.Embedded()
+	if err != nil {
+		return nil, err
+	}
+	sp, err := spool.Open(filepath.Join(cfg.StateDir, "spool"), spool.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("agent: open spool: %w", err)
+	}
+	up := upload.New(api.NewClient(cfg.CollectorURL, nil), sp, upload.Options{
+		StateFile: filepath.Join(cfg.StateDir, "enrollment.json"),
+		Enroll: api.EnrollRequest{
+			EnrollSecret: cfg.EnrollSecret, Hostname: cfg.Hostname, OS: cfg.OS,
+			AgentVersion: cfg.Version, OwnerEmail: cfg.OwnerEmail, User: cfg.User,
+		},
+		Logger: cfg.Logger,
+	})
+	return &Agent{cfg: cfg, log: cfg.Logger, catalog: catalog, spool: sp, up: up}, nil
+}
+
+// Close releases the spool.
+func (a *Agent) Close() error { return a.spool.Close() }
+
+// Dropped is how many names were dropped because matching fell behind.
+func (a *Agent) Dropped() uint64 { return a.dropped.Load() }
+
+// Run captures from src, matches and aggregates on this machine, spools
+// the aggregates every FlushInterval, and uploads the spool, until ctx
+// ends; it then spools what it counted so nothing is lost on a clean stop.
+func (a *Agent) Run(ctx context.Context, src Source) error {
+	names := make(chan Name, queueSize)
+	var wg sync.WaitGroup
+	srcErr := make(chan error, 1)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		srcErr <- src(ctx, func(n Name) {
+			select {
+			case names <- n:
+			default:
+				a.dropped.Add(1) // never block capture, never grow
+			}
+		})
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		a.up.Run(ctx, a.cfg.FlushInterval)
+	}()
+
+	agg := aggregate.New(a.catalog)
+	tick := time.NewTicker(a.cfg.FlushInterval)
+	defer tick.Stop()
+	var runErr error
+loop:
+	for {
+		select {
+		case n := <-names:
+			agg.Observe(n.Name, n.Source, a.cfg.User, n.Time)
+		case <-tick.C:
+			if err := a.flush(agg); err != nil {
+				a.log.Error("spool sightings", "err", err)
+			}
+		case err := <-srcErr:
+			if err != nil && ctx.Err() == nil {
+				runErr = fmt.Errorf("capture: %w", err)
+			}
+			break loop
+		case <-ctx.Done():
+			break loop
+		}
+	}
+	// Drain what capture already handed over, then spool it.
+	for {
+		select {
+		case n := <-names:
+			agg.Observe(n.Name, n.Source, a.cfg.User, n.Time)
+			continue
+		default:
+		}
+		break
+	}
+	if err := a.flush(agg); err != nil {
+		a.log.Error("spool sightings", "err", err)
+	}
+	wg.Wait()
+	return runErr
+}
+
+// flush moves the aggregates into the spool as batches of at most
+// api.MaxSightings, each with a fresh id kept across retries.
+func (a *Agent) flush(agg *aggregate.Aggregator) error {
+	sightings := agg.Flush()
+	for len(sightings) > 0 {
+		n := min(len(sightings), api.MaxSightings)
+		id, err := batchID()
+		if err != nil {
+			return err
+		}
+		if err := a.spool.Put(api.SightingsBatch{BatchID: id, AgentVersion: a.cfg.Version, Sightings: sightings[:n]}); err != nil {
+			return err
+		}
+		sightings = sightings[n:]
+	}
+	return nil
+}
+
+// batchID is a time-ordered random id: sortable for people reading logs,
+// unique without coordination.
+func batchID() (string, error) {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%x-%s", time.Now().UTC().Unix(), hex.EncodeToString(b[:])), nil
+}

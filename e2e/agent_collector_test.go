@@ -1,0 +1,108 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/shadowmap/shadowmap/agent"
+	"github.com/shadowmap/shadowmap/agent/aggregate"
+	"github.com/shadowmap/shadowmap/collector/config"
+	"github.com/shadowmap/shadowmap/collector/service"
+)
+
+const (
+	enrollSecret = "e2e-enroll-secret-0123456789"
+	adminToken   = "e2e-admin-token-0123456789abcdef"
+)
+
+func startCollector(t *testing.T) string {
+	t.Helper()
+	cfg, err := config.Load("", []string{
+		"SHADOWMAP_DATABASE=" + filepath.Join(t.TempDir(), "c.db"),
+		"SHADOWMAP_ENROLL_SECRET=" + enrollSecret,
+		"SHADOWMAP_ADMIN_TOKEN=" + adminToken,
+		"SHADOWMAP_EMAIL_DOMAIN=example.com",
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	c, err := service.New(ctx, cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.Serve(ctx, ln) }()
+	t.Cleanup(func() { cancel(); <-done; c.Close() })
+	return "http://" + ln.Addr().String()
+}
+
+// TestAgentToCollector runs the agent's loop (matching, aggregation,
+// spool, upload) on names from a test source and reads the result from
+// the collector's inventory.
+func TestAgentToCollector(t *testing.T) {
+	url := startCollector(t)
+	a, err := agent.New(agent.Config{
+		CollectorURL: url, EnrollSecret: enrollSecret, StateDir: t.TempDir(),
+		FlushInterval: 100 * time.Millisecond, User: "ann", Hostname: "ann-laptop", OS: "linux", Version: "e2e",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	src := func(ctx context.Context, emit func(agent.Name)) error {
+		now := time.Now()
+		for _, n := range []string{"acme.slack.com", "acme.slack.com", "www.notion.so", "d1.cloudfront.net", "intranet.corp.example"} {
+			emit(agent.Name{Name: n, Source: aggregate.SourceDNS, Time: now})
+		}
+		<-ctx.Done()
+		return nil
+	}
+	runDone := make(chan error, 1)
+	go func() { runDone <- a.Run(ctx, src) }()
+
+	type row struct {
+		ID      string   `json:"id"`
+		People  int      `json:"people"`
+		Tenants []string `json:"tenants"`
+	}
+	var apps []row
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		req, _ := http.NewRequest("GET", url+"/api/v1/apps?sort=name", nil)
+		req.Header.Set("Authorization", "Bearer "+adminToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var page struct {
+			Apps []row `json:"apps"`
+		}
+		json.NewDecoder(resp.Body).Decode(&page)
+		resp.Body.Close()
+		if len(page.Apps) == 2 {
+			apps = page.Apps
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cancel()
+	if err := <-runDone; err != nil {
+		t.Fatalf("agent run: %v", err)
+	}
+	if len(apps) != 2 || apps[0].ID != "notion" || apps[1].ID != "slack" || apps[1].People != 1 || len(apps[1].Tenants) != 1 {
+		t.Fatalf("inventory after the agent's upload: %+v", apps)
+	}
+}
