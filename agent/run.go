@@ -61,6 +61,11 @@ type Agent struct {
 	spool   *spool.Spool
 	up      *upload.Uploader
 	dropped atomic.Uint64
+
+	// Owned by Run's loop: the apps reported today, for `status`.
+	today    map[string]bool
+	todayDay string
+	matching aggregate.Stats
 }
 
 // New opens the agent's state and builds its parts.
@@ -127,6 +132,7 @@ func (a *Agent) Run(ctx context.Context, src Source) error {
 	}()
 
 	agg := aggregate.New(a.catalog)
+	a.today = map[string]bool{}
 	tick := time.NewTicker(a.cfg.FlushInterval)
 	defer tick.Stop()
 	var runErr error
@@ -168,7 +174,20 @@ loop:
 // flush moves the aggregates into the spool as batches of at most
 // api.MaxSightings, each with a fresh id kept across retries.
 func (a *Agent) flush(agg *aggregate.Aggregator) error {
+	a.matching = agg.Stats()
 	sightings := agg.Flush()
+	day := time.Now().UTC().Format(time.DateOnly)
+	if day != a.todayDay {
+		a.todayDay, a.today = day, map[string]bool{}
+	}
+	for _, s := range sightings {
+		if s.Day == day {
+			if app := a.catalog.App(s.App); app != nil {
+				a.today[app.Name] = true
+			}
+		}
+	}
+	defer a.saveStatus()
 	for len(sightings) > 0 {
 		n := min(len(sightings), api.MaxSightings)
 		id, err := batchID()
@@ -181,6 +200,20 @@ func (a *Agent) flush(agg *aggregate.Aggregator) error {
 		sightings = sightings[n:]
 	}
 	return nil
+}
+
+func (a *Agent) saveStatus() {
+	sp := a.spool.Stats()
+	st := Status{
+		Collector: a.cfg.CollectorURL, Updated: time.Now().UTC(), LastFlush: time.Now().UTC(),
+		SpoolBatches: sp.Batches, SpoolBytes: sp.Bytes, Dropped: a.dropped.Load(), Matching: a.matching,
+	}
+	for name := range a.today {
+		st.AppsToday = append(st.AppsToday, name)
+	}
+	if err := writeStatus(a.cfg.StateDir, st); err != nil {
+		a.log.Warn("save status", "err", err)
+	}
 }
 
 // batchID is a time-ordered random id: sortable for people reading logs,

@@ -52,9 +52,10 @@ func startCollector(t *testing.T) string {
 // the collector's inventory.
 func TestAgentToCollector(t *testing.T) {
 	url := startCollector(t)
+	stateDir := t.TempDir()
 	a, err := agent.New(agent.Config{
-		CollectorURL: url, EnrollSecret: enrollSecret, StateDir: t.TempDir(),
-		FlushInterval: 100 * time.Millisecond, User: "ann", Hostname: "ann-laptop", OS: "linux", Version: "e2e",
+		CollectorURL: url, EnrollSecret: enrollSecret, StateDir: stateDir,
+		FlushInterval: 100 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(t.Output(), nil)), User: "ann", Hostname: "ann-laptop", OS: "linux", Version: "e2e",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -104,5 +105,12 @@ func TestAgentToCollector(t *testing.T) {
 	}
 	if len(apps) != 2 || apps[0].ID != "notion" || apps[1].ID != "slack" || apps[1].People != 1 || len(apps[1].Tenants) != 1 {
 		t.Fatalf("inventory after the agent's upload: %+v", apps)
+	}
+	st, err := agent.ReadStatus(stateDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.AppsToday) != 2 || st.Matching.Names != 5 || st.Matching.Matched != 3 {
+		t.Errorf("status %+v", st)
 	}
 }

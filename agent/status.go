@@ -1,0 +1,77 @@
+package agent
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/shadowmap/shadowmap/agent/aggregate"
+)
+
+// statusFile is where a running agent leaves its health for `status`.
+const statusFile = "status.json"
+
+// Status is the agent's health as a person at the laptop sees it.
+type Status struct {
+	Collector    string          `json:"collector"`
+	Updated      time.Time       `json:"updated"`
+	LastFlush    time.Time       `json:"last_flush"`
+	SpoolBatches int64           `json:"spool_batches"`
+	SpoolBytes   int64           `json:"spool_bytes"`
+	Dropped      uint64          `json:"names_dropped"`
+	Matching     aggregate.Stats `json:"matching"`
+	// AppsToday are the apps seen today, by name: what will be reported.
+	AppsToday []string `json:"apps_today"`
+	LastError string   `json:"last_error,omitempty"`
+}
+
+// writeStatus saves st atomically in the state directory, readable by the
+// agent's user only: app names are about a person.
+func writeStatus(dir string, st Status) error {
+	b, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(dir, statusFile+".tmp")
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return fmt.Errorf("write status: %w", err)
+	}
+	return os.Rename(tmp, filepath.Join(dir, statusFile))
+}
+
+// ReadStatus reads what the running agent last saved.
+func ReadStatus(stateDir string) (Status, error) {
+	var st Status
+	b, err := os.ReadFile(filepath.Join(stateDir, statusFile))
+	if err != nil {
+		return st, fmt.Errorf("read agent status (is the agent running?): %w", err)
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		return st, fmt.Errorf("read agent status: %w", err)
+	}
+	return st, nil
+}
+
+// PrintStatus writes the status for a person.
+func PrintStatus(w io.Writer, st Status, now time.Time) {
+	fmt.Fprintf(w, "collector        %s\n", st.Collector)
+	fmt.Fprintf(w, "last update      %s (%s ago)\n", st.Updated.Format(time.RFC3339), now.Sub(st.Updated).Round(time.Second))
+	fmt.Fprintf(w, "waiting to send  %d batches (%d bytes)\n", st.SpoolBatches, st.SpoolBytes)
+	fmt.Fprintf(w, "names seen       %d (%d matched an app; the rest were dropped here and never sent)\n", st.Matching.Names, st.Matching.Matched)
+	if st.Dropped > 0 {
+		fmt.Fprintf(w, "names skipped    %d (the agent was busy)\n", st.Dropped)
+	}
+	apps := append([]string(nil), st.AppsToday...)
+	sort.Strings(apps)
+	fmt.Fprintf(w, "apps today       %d\n", len(apps))
+	for _, a := range apps {
+		fmt.Fprintf(w, "  %s\n", a)
+	}
+	if st.LastError != "" {
+		fmt.Fprintf(w, "last error       %s\n", st.LastError)
+	}
+}
