@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"text/tabwriter"
+	"time"
 
 	"github.com/shadowmap/shadowmap/internal/cli"
 	"github.com/shadowmap/shadowmap/signatures"
@@ -61,4 +63,42 @@ func ReplayCommand(stdout, stderr io.Writer) cli.Command {
 			return nil
 		},
 	}
+}
+
+// StatusCommand is `shadowmap-agent status`: the running agent's health
+// for a person at the laptop.
+func StatusCommand(stdout, stderr io.Writer) cli.Command {
+	return cli.Command{
+		Usage:   "status [--state-dir DIR]",
+		Summary: "show what the running agent has seen today and what waits to be sent",
+		Run: func(args []string) error {
+			fs := flag.NewFlagSet("status", flag.ContinueOnError)
+			fs.SetOutput(stderr)
+			dir := fs.String("state-dir", DefaultStateDir(), "the agent's state directory")
+			if err := fs.Parse(args); err != nil {
+				return err
+			}
+			st, err := ReadStatus(*dir)
+			if err != nil {
+				return err
+			}
+			PrintStatus(stdout, st, time.Now())
+			return nil
+		},
+	}
+}
+
+// DefaultStateDir is where the agent keeps its spool, enrollment and
+// status: the OS's place for a service's state.
+func DefaultStateDir() string {
+	switch runtime.GOOS {
+	case "darwin":
+		return "/Library/Application Support/shadowmap-agent"
+	case "windows":
+		if pd := os.Getenv("ProgramData"); pd != "" {
+			return pd + `\shadowmap-agent`
+		}
+		return `C:\ProgramData\shadowmap-agent`
+	}
+	return "/var/lib/shadowmap-agent"
 }

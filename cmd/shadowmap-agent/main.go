@@ -20,6 +20,7 @@ var version = "dev"
 func main() {
 	os.Exit(cli.Main("shadowmap-agent", os.Stdout, os.Stderr, map[string]cli.Command{
 		"replay":     agent.ReplayCommand(os.Stdout, os.Stderr),
+		"status":     agent.StatusCommand(os.Stdout, os.Stderr),
 		"signatures": sigcmd.Command(sigcmd.OSEnv()),
 		"version":    cli.Version(os.Stdout, "shadowmap-agent", version),
 	}, os.Args[1:]))
