@@ -9,5 +9,7 @@
 // and counted rather than grown. Bad input is counted in Stats, never
 // panicked on.
 //
-// ReadPcap replays a pcap or pcapng file through the same Decoder.
+// ReadPcap replays a pcap or pcapng file through the same Decoder; Live
+// captures from the network (Linux AF_PACKET with a kernel filter; other
+// operating systems are not implemented yet).
 package capture

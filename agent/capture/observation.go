@@ -24,7 +24,10 @@ type Stats struct {
 	Names       uint64 // observations emitted with Source "dns"
 	SNINames    uint64 // observations emitted with Source "sni"
 	Reassembled uint64 // IP datagrams rebuilt from fragments
-	Errors      ErrorCounts
+	// Dropped counts packets the kernel accepted for a live capture but
+	// dropped because the capture buffer was full (live capture only).
+	Dropped uint64
+	Errors  ErrorCounts
 }
 
 // ErrorCounts counts bad input by kind.
@@ -55,6 +58,7 @@ func (s *Stats) add(o Stats) {
 	s.Names += o.Names
 	s.SNINames += o.SNINames
 	s.Reassembled += o.Reassembled
+	s.Dropped += o.Dropped
 	e, f := &s.Errors, o.Errors
 	e.Link += f.Link
 	e.NotDNS += f.NotDNS

@@ -1,0 +1,39 @@
+package capture
+
+import (
+	"log/slog"
+	"time"
+)
+
+// defaultSnapLen keeps whole packets: DNS over TCP and large responses
+// need every byte, and the capture filter already keeps the volume small.
+const defaultSnapLen = 65535
+
+// reattachInterval is how often Live looks for named interfaces that came
+// up or went away.
+const reattachInterval = 10 * time.Second
+
+// LiveOptions configure Live.
+type LiveOptions struct {
+	// Interfaces names the interfaces to capture on. Empty means every
+	// interface, including ones that come up while capturing.
+	Interfaces []string
+	// SNI parses TLS and QUIC payloads sent to port 443 (see Decoder.SNI);
+	// nil captures DNS only.
+	SNI func(payload []byte, quic bool) (string, bool)
+	// SnapLen caps the bytes kept of each packet; 0 means 65535.
+	SnapLen int
+	// Logger receives capture start, stop and error events; nil discards
+	// them.
+	Logger *slog.Logger
+}
+
+func (o LiveOptions) withDefaults() LiveOptions {
+	if o.SnapLen <= 0 {
+		o.SnapLen = defaultSnapLen
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o
+}
