@@ -1,16 +1,23 @@
 package agent
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
+	"os/signal"
 	"runtime"
+	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
+	"github.com/shadowmap/shadowmap/agent/aggregate"
+	"github.com/shadowmap/shadowmap/agent/capture"
 	"github.com/shadowmap/shadowmap/internal/cli"
 	"github.com/shadowmap/shadowmap/signatures"
 )
@@ -101,4 +108,78 @@ func DefaultStateDir() string {
 		return `C:\ProgramData\shadowmap-agent`
 	}
 	return "/var/lib/shadowmap-agent"
+}
+
+// LiveSource is the agent's packet source on this machine: live capture on
+// the given interfaces (all when empty), DNS and TLS/QUIC server names.
+func LiveSource(interfaces []string, log *slog.Logger) Source {
+	return func(ctx context.Context, emit func(Name)) error {
+		_, err := capture.Live(ctx, capture.LiveOptions{Interfaces: interfaces, SNI: SNI, Logger: log}, func(o capture.Observation) {
+			src := aggregate.SourceDNS
+			if o.Source == capture.SourceSNI {
+				src = aggregate.SourceSNI
+			}
+			emit(Name{Name: o.Name, Source: src, Time: o.Time})
+		})
+		return err
+	}
+}
+
+// RunCommand is `shadowmap-agent run`: the agent in the foreground.
+// Settings come from flags, then SHADOWMAP_AGENT_* variables (what MDM
+// profiles and service definitions set).
+func RunCommand(stderr io.Writer, env func(string) string, version string) cli.Command {
+	return cli.Command{
+		Usage:   "run [flags]",
+		Summary: "capture, match and upload in the foreground (needs root or CAP_NET_RAW on Linux)",
+		Run: func(args []string) error {
+			fs := flag.NewFlagSet("run", flag.ContinueOnError)
+			fs.SetOutput(stderr)
+			collector := fs.String("collector", env("SHADOWMAP_AGENT_COLLECTOR"), "collector URL (SHADOWMAP_AGENT_COLLECTOR)")
+			secretFile := fs.String("enroll-secret-file", env("SHADOWMAP_AGENT_ENROLL_SECRET_FILE"), "file holding the enroll secret (SHADOWMAP_AGENT_ENROLL_SECRET_FILE, or SHADOWMAP_AGENT_ENROLL_SECRET)")
+			stateDir := fs.String("state-dir", firstNonEmpty(env("SHADOWMAP_AGENT_STATE_DIR"), DefaultStateDir()), "spool, enrollment and status")
+			interval := fs.Duration("interval", 5*time.Minute, "how often to spool and upload")
+			user := fs.String("user", firstNonEmpty(env("SHADOWMAP_AGENT_USER"), env("SUDO_USER"), env("USER"), env("USERNAME")), "OS account sightings are attributed to")
+			owner := fs.String("owner-email", env("SHADOWMAP_AGENT_OWNER_EMAIL"), "the device owner's email, when MDM knows it")
+			ifaces := fs.String("interfaces", env("SHADOWMAP_AGENT_INTERFACES"), "comma-separated interfaces to capture on (default: all)")
+			if err := fs.Parse(args); err != nil {
+				return err
+			}
+			secret := env("SHADOWMAP_AGENT_ENROLL_SECRET")
+			if *secretFile != "" {
+				b, err := os.ReadFile(*secretFile)
+				if err != nil {
+					return fmt.Errorf("read enroll secret: %w", err)
+				}
+				secret = strings.TrimSpace(string(b))
+			}
+			host, _ := os.Hostname()
+			log := slog.New(slog.NewTextHandler(stderr, nil))
+			a, err := New(Config{
+				CollectorURL: *collector, EnrollSecret: secret, StateDir: *stateDir, FlushInterval: *interval,
+				User: *user, Hostname: host, OS: runtime.GOOS, OwnerEmail: *owner, Version: version, Logger: log,
+			})
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			var list []string
+			if *ifaces != "" {
+				list = strings.Split(*ifaces, ",")
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			log.Info("agent running", "collector", *collector, "state_dir", *stateDir, "interval", *interval)
+			return a.Run(ctx, LiveSource(list, log))
+		},
+	}
+}
+
+func firstNonEmpty(v ...string) string {
+	for _, s := range v {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
 }

@@ -20,6 +20,7 @@ var version = "dev"
 func main() {
 	os.Exit(cli.Main("shadowmap-agent", os.Stdout, os.Stderr, map[string]cli.Command{
 		"replay":     agent.ReplayCommand(os.Stdout, os.Stderr),
+		"run":        agent.RunCommand(os.Stderr, os.Getenv, version),
 		"status":     agent.StatusCommand(os.Stdout, os.Stderr),
 		"signatures": sigcmd.Command(sigcmd.OSEnv()),
 		"version":    cli.Version(os.Stdout, "shadowmap-agent", version),
