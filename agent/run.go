@@ -130,6 +130,12 @@ func (a *Agent) Run(ctx context.Context, src Source) error {
 		defer wg.Done()
 		a.up.Run(ctx, a.cfg.FlushInterval)
 	}()
+	catalogs := make(chan *signatures.Catalog, 1)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		a.keepInTouch(ctx, catalogs)
+	}()
 
 	agg := aggregate.New(a.catalog)
 	a.today = map[string]bool{}
@@ -141,6 +147,9 @@ loop:
 		select {
 		case n := <-names:
 			agg.Observe(n.Name, n.Source, a.cfg.User, n.Time)
+		case c := <-catalogs:
+			a.catalog = c
+			agg.SetCatalog(c)
 		case <-tick.C:
 			if err := a.flush(agg); err != nil {
 				a.log.Error("spool sightings", "err", err)
@@ -169,6 +178,53 @@ loop:
 	}
 	wg.Wait()
 	return runErr
+}
+
+// keepInTouch sends a heartbeat and checks for a newer catalog every
+// FlushInterval, so IT sees the agent's health and new signatures reach
+// laptops without a reinstall.
+func (a *Agent) keepInTouch(ctx context.Context, catalogs chan<- *signatures.Catalog) {
+	etag := ""
+	t := time.NewTicker(a.cfg.FlushInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		client, err := a.up.Authorized(ctx)
+		if err != nil {
+			continue // the uploader logs enrollment failures
+		}
+		sp := a.spool.Stats()
+		if err := client.Heartbeat(ctx, api.Heartbeat{
+			AgentVersion: a.cfg.Version, CaptureState: "running", Drops: a.dropped.Load(), SpoolDepth: sp.Batches,
+		}); err != nil && ctx.Err() == nil {
+			a.log.Warn("heartbeat failed", "err", err)
+		}
+		bundle, newETag, notModified, err := client.Catalog(ctx, etag)
+		switch {
+		case err != nil:
+			if ctx.Err() == nil {
+				a.log.Warn("catalog refresh failed", "err", err)
+			}
+		case notModified:
+		default:
+			c, err := signatures.LoadBundle(bundle)
+			if err != nil {
+				a.log.Warn("catalog from the collector does not load; keeping the current one", "err", err)
+				continue
+			}
+			etag = newETag
+			select {
+			case catalogs <- c:
+				a.log.Info("catalog updated", "apps", len(c.Apps))
+			case <-ctx.Done():
+				return
+			}
+		}
+	}
 }
 
 // flush moves the aggregates into the spool as batches of at most

@@ -99,9 +99,34 @@ func TestAgentToCollector(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	// The heartbeat reaches the collector too.
+	healthy := false
+	for time.Now().Before(deadline) && !healthy {
+		req, _ := http.NewRequest("GET", url+"/api/v1/devices", nil)
+		req.Header.Set("Authorization", "Bearer "+adminToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var devices struct {
+			Devices []struct {
+				Health struct {
+					CaptureState string `json:"capture_state"`
+					AgentVersion string `json:"agent_version"`
+				} `json:"health"`
+			} `json:"devices"`
+		}
+		json.NewDecoder(resp.Body).Decode(&devices)
+		resp.Body.Close()
+		healthy = len(devices.Devices) == 1 && devices.Devices[0].Health.CaptureState == "running" && devices.Devices[0].Health.AgentVersion == "e2e"
+		time.Sleep(50 * time.Millisecond)
+	}
 	cancel()
 	if err := <-runDone; err != nil {
 		t.Fatalf("agent run: %v", err)
+	}
+	if !healthy {
+		t.Error("no heartbeat from the agent reached the collector")
 	}
 	if len(apps) != 2 || apps[0].ID != "notion" || apps[1].ID != "slack" || apps[1].People != 1 || len(apps[1].Tenants) != 1 {
 		t.Fatalf("inventory after the agent's upload: %+v", apps)

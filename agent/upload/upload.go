@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/shadowmap/shadowmap/collector/api"
@@ -50,8 +51,11 @@ type Uploader struct {
 	log    *slog.Logger
 	rng    *rand.Rand
 
+	// mu guards state: Drain and Authorized may run in different
+	// goroutines, and two concurrent enrollments would create two devices.
+	mu      sync.Mutex
 	state   State
-	failure int // consecutive failures, for the backoff
+	failure int // consecutive failures, for the backoff; Drain's only
 }
 
 // State is what enrollment gave the device.
@@ -124,7 +128,18 @@ func (u *Uploader) saveState() error {
 	return nil
 }
 
-// enroll gets a device token, unless one is saved.
+// token returns the device token, enrolling first if needed (or again,
+// when force is set).
+func (u *Uploader) token(ctx context.Context, force bool) (string, error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if err := u.enroll(ctx, force); err != nil {
+		return "", err
+	}
+	return u.state.DeviceToken, nil
+}
+
+// enroll gets a device token, unless one is saved. Call with mu held.
 func (u *Uploader) enroll(ctx context.Context, force bool) error {
 	if !force && u.state.DeviceToken == "" {
 		if err := u.loadState(); err != nil {
@@ -147,7 +162,8 @@ func (u *Uploader) enroll(ctx context.Context, force bool) error {
 // sending fails in a way worth waiting for; it then returns how long to
 // wait before trying again (0 when the spool is empty).
 func (u *Uploader) Drain(ctx context.Context) (sent int, wait time.Duration, err error) {
-	if err := u.enroll(ctx, false); err != nil {
+	token, err := u.token(ctx, false)
+	if err != nil {
 		return 0, u.backoff(0), err
 	}
 	for {
@@ -159,7 +175,7 @@ func (u *Uploader) Drain(ctx context.Context) (sent int, wait time.Duration, err
 			u.failure = 0
 			return sent, 0, nil
 		}
-		_, err = u.client.WithToken(u.state.DeviceToken).SendSightings(ctx, b)
+		_, err = u.client.WithToken(token).SendSightings(ctx, b)
 		var he *api.HTTPError
 		switch {
 		case err == nil:
@@ -172,7 +188,7 @@ func (u *Uploader) Drain(ctx context.Context) (sent int, wait time.Duration, err
 			// The collector forgot us (a restored database) or the
 			// token is wrong: enroll again and retry at once.
 			u.log.Warn("collector refused the device token; enrolling again")
-			if err := u.enroll(ctx, true); err != nil {
+			if token, err = u.token(ctx, true); err != nil {
 				return sent, u.backoff(0), err
 			}
 		case errors.Is(err, api.ErrTooLarge):
@@ -243,4 +259,15 @@ func (u *Uploader) Run(ctx context.Context, interval time.Duration) error {
 			return nil
 		}
 	}
+}
+
+// Authorized returns a client carrying the device token, enrolling first
+// if needed: for the heartbeat and catalog refresh, which share the
+// uploader's enrollment.
+func (u *Uploader) Authorized(ctx context.Context) (*api.Client, error) {
+	token, err := u.token(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	return u.client.WithToken(token), nil
 }
