@@ -112,16 +112,35 @@ func DefaultStateDir() string {
 }
 
 // LiveSource is the agent's packet source on this machine: live capture on
-// the given interfaces (all when empty), DNS and TLS/QUIC server names.
-func LiveSource(interfaces []string, log *slog.Logger) Source {
+// the given interfaces (all when empty), DNS and TLS/QUIC server names. Its
+// health goes to report (nil ignores it) every half minute.
+func LiveSource(interfaces []string, log *slog.Logger, report func(SourceHealth)) Source {
+	if report == nil {
+		report = func(SourceHealth) {}
+	}
 	return func(ctx context.Context, emit func(Name)) error {
-		_, err := capture.Live(ctx, capture.LiveOptions{Interfaces: interfaces, SNI: SNI, Logger: log}, func(o capture.Observation) {
+		onStatus := func(st capture.LiveStatus) {
+			state := "running"
+			if len(st.Interfaces) == 0 {
+				state = "degraded"
+			}
+			report(SourceHealth{State: state, Packets: st.Stats.Packets, Drops: st.Stats.Dropped, Interfaces: st.Interfaces})
+		}
+		stats, err := capture.Live(ctx, capture.LiveOptions{Interfaces: interfaces, SNI: SNI, Logger: log, OnStatus: onStatus}, func(o capture.Observation) {
 			src := aggregate.SourceDNS
 			if o.Source == capture.SourceSNI {
 				src = aggregate.SourceSNI
 			}
 			emit(Name{Name: o.Name, Source: src, Time: o.Time})
 		})
+		h := SourceHealth{State: "stopped", Packets: stats.Packets, Drops: stats.Dropped}
+		if err != nil {
+			h.LastError = err.Error()
+			if errors.Is(err, os.ErrPermission) {
+				h.State = "not_permitted"
+			}
+		}
+		report(h)
 		return err
 	}
 }
@@ -178,7 +197,7 @@ func RunCommand(stderr io.Writer, env func(string) string, version string) cli.C
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			log.Info("agent running", "collector", *collector, "state_dir", *stateDir, "interval", *interval)
-			return a.Run(ctx, LiveSource(list, log))
+			return a.Run(ctx, LiveSource(list, log, a.ReportSource))
 		},
 	}
 }

@@ -50,6 +50,18 @@ type Name struct {
 // in tests.
 type Source func(ctx context.Context, emit func(Name)) error
 
+// SourceHealth is what a source reports about itself while it runs; the
+// agent passes it on in heartbeats and in `status`.
+type SourceHealth struct {
+	// State is running, degraded (it runs but lost an interface or is
+	// shedding load), stopped or not_permitted.
+	State      string   `json:"state"`
+	Packets    uint64   `json:"packets"`
+	Drops      uint64   `json:"drops"`
+	Interfaces []string `json:"interfaces,omitempty"`
+	LastError  string   `json:"last_error,omitempty"`
+}
+
 // queueSize bounds the names waiting between capture and matching: past
 // it, names are dropped and counted rather than grow memory.
 const queueSize = 4096
@@ -62,6 +74,12 @@ type Agent struct {
 	spool   *spool.Spool
 	up      *upload.Uploader
 	dropped atomic.Uint64
+	// catalogETag is the version of the catalog in use, so a refresh only
+	// downloads a catalog the agent does not have.
+	catalogETag string
+
+	healthMu     sync.Mutex
+	sourceHealth SourceHealth
 
 	// Owned by Run's loop: the apps reported today, for `status`.
 	today    map[string]bool
@@ -87,6 +105,10 @@ func New(cfg Config) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
+	etag, err := signatures.ETag(signatures.EmbeddedFS())
+	if err != nil {
+		return nil, err
+	}
 	sp, err := spool.Open(filepath.Join(cfg.StateDir, "spool"), spool.Options{})
 	if err != nil {
 		return nil, fmt.Errorf("agent: open spool: %w", err)
@@ -99,7 +121,8 @@ func New(cfg Config) (*Agent, error) {
 		},
 		Logger: cfg.Logger,
 	})
-	return &Agent{cfg: cfg, log: cfg.Logger, catalog: catalog, spool: sp, up: up}, nil
+	return &Agent{cfg: cfg, log: cfg.Logger, catalog: catalog, catalogETag: etag, spool: sp, up: up,
+		sourceHealth: SourceHealth{State: "starting"}}, nil
 }
 
 // Close releases the spool.
@@ -107,6 +130,22 @@ func (a *Agent) Close() error { return a.spool.Close() }
 
 // Dropped is how many names were dropped because matching fell behind.
 func (a *Agent) Dropped() uint64 { return a.dropped.Load() }
+
+// ReportSource records the packet source's health; sources call it now and
+// then while they run. It is safe for concurrent use.
+func (a *Agent) ReportSource(h SourceHealth) {
+	a.healthMu.Lock()
+	defer a.healthMu.Unlock()
+	a.sourceHealth = h
+}
+
+func (a *Agent) currentSourceHealth() SourceHealth {
+	a.healthMu.Lock()
+	defer a.healthMu.Unlock()
+	h := a.sourceHealth
+	h.Interfaces = append([]string(nil), h.Interfaces...)
+	return h
+}
 
 // Run captures from src, matches and aggregates on this machine, spools
 // the aggregates every FlushInterval, and uploads the spool, until ctx
@@ -158,6 +197,9 @@ loop:
 		case err := <-srcErr:
 			if err != nil && ctx.Err() == nil {
 				runErr = fmt.Errorf("capture: %w", err)
+				h := a.currentSourceHealth()
+				h.State, h.LastError = "stopped", runErr.Error()
+				a.ReportSource(h)
 			}
 			break loop
 		case <-ctx.Done():
@@ -185,7 +227,7 @@ loop:
 // FlushInterval, so IT sees the agent's health and new signatures reach
 // laptops without a reinstall.
 func (a *Agent) keepInTouch(ctx context.Context, catalogs chan<- *signatures.Catalog) {
-	etag := ""
+	etag := a.catalogETag
 	t := time.NewTicker(a.cfg.FlushInterval)
 	defer t.Stop()
 	for {
@@ -199,8 +241,12 @@ func (a *Agent) keepInTouch(ctx context.Context, catalogs chan<- *signatures.Cat
 			continue // the uploader logs enrollment failures
 		}
 		sp := a.spool.Stats()
+		src := a.currentSourceHealth()
 		if err := client.Heartbeat(ctx, api.Heartbeat{
-			AgentVersion: a.cfg.Version, CaptureState: "running", Drops: a.dropped.Load(), SpoolDepth: sp.Batches,
+			AgentVersion: a.cfg.Version, CaptureState: src.State, PacketsSeen: src.Packets,
+			// Drops are names lost anywhere on the laptop: in the
+			// kernel's capture buffer or in the queue before matching.
+			Drops: src.Drops + a.dropped.Load(), SpoolDepth: sp.Batches, LastError: src.LastError,
 		}); err != nil && ctx.Err() == nil {
 			a.log.Warn("heartbeat failed", "err", err)
 		}
@@ -267,6 +313,7 @@ func (a *Agent) saveStatus() {
 	st := Status{
 		Collector: a.cfg.CollectorURL, Updated: time.Now().UTC(), LastFlush: time.Now().UTC(),
 		SpoolBatches: sp.Batches, SpoolBytes: sp.Bytes, Dropped: a.dropped.Load(), Matching: a.matching,
+		Capture: a.currentSourceHealth(),
 	}
 	for name := range a.today {
 		st.AppsToday = append(st.AppsToday, name)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/shadowmap/shadowmap/agent/aggregate"
@@ -24,6 +25,7 @@ type Status struct {
 	SpoolBytes   int64           `json:"spool_bytes"`
 	Dropped      uint64          `json:"names_dropped"`
 	Matching     aggregate.Stats `json:"matching"`
+	Capture      SourceHealth    `json:"capture"`
 	// AppsToday are the apps seen today, by name: what will be reported.
 	AppsToday []string `json:"apps_today"`
 	LastError string   `json:"last_error,omitempty"`
@@ -60,6 +62,12 @@ func ReadStatus(stateDir string) (Status, error) {
 func PrintStatus(w io.Writer, st Status, now time.Time) {
 	fmt.Fprintf(w, "collector        %s\n", st.Collector)
 	fmt.Fprintf(w, "last update      %s (%s ago)\n", st.Updated.Format(time.RFC3339), now.Sub(st.Updated).Round(time.Second))
+	if c := st.Capture; c.State != "" {
+		fmt.Fprintf(w, "capture          %s on %s: %d packets, %d dropped by the system\n", c.State, ifaceList(c.Interfaces), c.Packets, c.Drops)
+		if c.LastError != "" {
+			fmt.Fprintf(w, "capture error    %s\n", c.LastError)
+		}
+	}
 	fmt.Fprintf(w, "waiting to send  %d batches (%d bytes)\n", st.SpoolBatches, st.SpoolBytes)
 	fmt.Fprintf(w, "names seen       %d (%d matched an app; the rest were dropped here and never sent)\n", st.Matching.Names, st.Matching.Matched)
 	if st.Dropped > 0 {
@@ -74,4 +82,11 @@ func PrintStatus(w io.Writer, st Status, now time.Time) {
 	if st.LastError != "" {
 		fmt.Fprintf(w, "last error       %s\n", st.LastError)
 	}
+}
+
+func ifaceList(names []string) string {
+	if len(names) == 0 {
+		return "no interface"
+	}
+	return strings.Join(names, ", ")
 }

@@ -6,7 +6,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	neturl "net/url"
 	"path/filepath"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -52,6 +57,10 @@ func startCollector(t *testing.T) string {
 // the collector's inventory.
 func TestAgentToCollector(t *testing.T) {
 	url := startCollector(t)
+	// The agent talks to the collector through a proxy that counts the
+	// catalog downloads: an agent whose embedded catalog is the
+	// collector's must never download it (a 304 each time).
+	catalogDownloads, catalogChecks := countCatalogFetches(t, &url)
 	stateDir := t.TempDir()
 	a, err := agent.New(agent.Config{
 		CollectorURL: url, EnrollSecret: enrollSecret, StateDir: stateDir,
@@ -64,6 +73,7 @@ func TestAgentToCollector(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	src := func(ctx context.Context, emit func(agent.Name)) error {
+		a.ReportSource(agent.SourceHealth{State: "running", Packets: 42, Drops: 1, Interfaces: []string{"test0"}})
 		now := time.Now()
 		for _, n := range []string{"acme.slack.com", "acme.slack.com", "www.notion.so", "d1.cloudfront.net", "intranet.corp.example"} {
 			emit(agent.Name{Name: n, Source: aggregate.SourceDNS, Time: now})
@@ -113,12 +123,13 @@ func TestAgentToCollector(t *testing.T) {
 				Health struct {
 					CaptureState string `json:"capture_state"`
 					AgentVersion string `json:"agent_version"`
+					PacketsSeen  uint64 `json:"packets_seen"`
 				} `json:"health"`
 			} `json:"devices"`
 		}
 		json.NewDecoder(resp.Body).Decode(&devices)
 		resp.Body.Close()
-		healthy = len(devices.Devices) == 1 && devices.Devices[0].Health.CaptureState == "running" && devices.Devices[0].Health.AgentVersion == "e2e"
+		healthy = len(devices.Devices) == 1 && devices.Devices[0].Health.CaptureState == "running" && devices.Devices[0].Health.AgentVersion == "e2e" && devices.Devices[0].Health.PacketsSeen == 42
 		time.Sleep(50 * time.Millisecond)
 	}
 	cancel()
@@ -135,7 +146,39 @@ func TestAgentToCollector(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(st.AppsToday) != 2 || st.Matching.Names != 5 || st.Matching.Matched != 3 {
+	if len(st.AppsToday) != 2 || st.Matching.Names != 5 || st.Matching.Matched != 3 || st.Capture.Packets != 42 {
 		t.Errorf("status %+v", st)
 	}
+	if catalogChecks.Load() == 0 {
+		t.Error("the agent never checked for a newer catalog")
+	}
+	if n := catalogDownloads.Load(); n != 0 {
+		t.Errorf("the agent downloaded the catalog it already embeds %d times", n)
+	}
+}
+
+// countCatalogFetches puts a counting reverse proxy in front of *url and
+// points *url at it. It counts catalog requests, and those answered with
+// a whole catalog rather than 304 Not Modified.
+func countCatalogFetches(t *testing.T, url *string) (downloads, checks *atomic.Int64) {
+	t.Helper()
+	target, err := neturl.Parse(*url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	downloads, checks = new(atomic.Int64), new(atomic.Int64)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	proxy.ModifyResponse = func(resp *http.Response) error {
+		if strings.HasSuffix(resp.Request.URL.Path, "/catalog") {
+			checks.Add(1)
+			if resp.StatusCode == http.StatusOK {
+				downloads.Add(1)
+			}
+		}
+		return nil
+	}
+	srv := httptest.NewServer(proxy)
+	t.Cleanup(srv.Close)
+	*url = srv.URL
+	return downloads, checks
 }

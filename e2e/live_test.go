@@ -57,7 +57,7 @@ func TestLiveCaptureToCollector(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	runDone := make(chan error, 1)
-	go func() { runDone <- a.Run(ctx, agent.LiveSource([]string{"lo"}, slog.New(slog.DiscardHandler))) }()
+	go func() { runDone <- a.Run(ctx, agent.LiveSource([]string{"lo"}, slog.New(slog.DiscardHandler), nil)) }()
 
 	conn, err := net.Dial("udp", "127.0.0.1:53")
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"path"
@@ -37,14 +38,50 @@ func catalogFile(p string) bool {
 }
 
 // Bundle packs the catalog files of fsys into a reproducible tar.gz and
-// returns it with its ETag (a quoted SHA-256). It validates the catalog
-// first: a bundle that agents cannot load is never served.
+// returns it with its ETag (see ETag). It validates the catalog first: a
+// bundle that agents cannot load is never served.
 func Bundle(fsys fs.FS) (bundle []byte, etag string, err error) {
 	if _, err := Load(fsys); err != nil {
 		return nil, "", fmt.Errorf("bundle catalog: %w", err)
 	}
+	var buf bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	if err != nil {
+		return nil, "", err
+	}
+	h := sha256.New()
+	if err := writeCatalogTar(fsys, io.MultiWriter(h, zw)); err != nil {
+		return nil, "", fmt.Errorf("bundle catalog: %w", err)
+	}
+	if err := zw.Close(); err != nil {
+		return nil, "", err
+	}
+	return buf.Bytes(), quotedSum(h), nil
+}
+
+// ETag is the catalog's version as agents and the collector compare it:
+// a quoted SHA-256 of the uncompressed, reproducible tar of its files. It
+// hashes the content rather than the gzip bytes so that it does not
+// depend on the compressor, and it is cheap: an agent computes it for its
+// embedded catalog at start, so its first refresh does not download and
+// parse a catalog it already has.
+func ETag(fsys fs.FS) (string, error) {
+	h := sha256.New()
+	if err := writeCatalogTar(fsys, h); err != nil {
+		return "", fmt.Errorf("catalog etag: %w", err)
+	}
+	return quotedSum(h), nil
+}
+
+func quotedSum(h hash.Hash) string {
+	return `"` + hex.EncodeToString(h.Sum(nil)) + `"`
+}
+
+// writeCatalogTar writes the catalog files of fsys to w as a tar with
+// sorted names and no timestamps, so the same files give the same bytes.
+func writeCatalogTar(fsys fs.FS, w io.Writer) error {
 	var names []string
-	err = fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -54,20 +91,14 @@ func Bundle(fsys fs.FS) (bundle []byte, etag string, err error) {
 		return nil
 	})
 	if err != nil {
-		return nil, "", fmt.Errorf("bundle catalog: %w", err)
+		return err
 	}
 	sort.Strings(names)
-
-	var buf bytes.Buffer
-	zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-	if err != nil {
-		return nil, "", err
-	}
-	tw := tar.NewWriter(zw)
+	tw := tar.NewWriter(w)
 	for _, name := range names {
 		data, err := fs.ReadFile(fsys, name)
 		if err != nil {
-			return nil, "", fmt.Errorf("bundle catalog: %w", err)
+			return err
 		}
 		hdr := &tar.Header{
 			Name:     name,
@@ -78,20 +109,13 @@ func Bundle(fsys fs.FS) (bundle []byte, etag string, err error) {
 			Format:   tar.FormatPAX,
 		}
 		if err := tw.WriteHeader(hdr); err != nil {
-			return nil, "", fmt.Errorf("bundle catalog: %w", err)
+			return err
 		}
 		if _, err := tw.Write(data); err != nil {
-			return nil, "", fmt.Errorf("bundle catalog: %w", err)
+			return err
 		}
 	}
-	if err := tw.Close(); err != nil {
-		return nil, "", err
-	}
-	if err := zw.Close(); err != nil {
-		return nil, "", err
-	}
-	sum := sha256.Sum256(buf.Bytes())
-	return buf.Bytes(), `"` + hex.EncodeToString(sum[:]) + `"`, nil
+	return tw.Close()
 }
 
 // LoadBundle unpacks and loads a bundle made by Bundle. The bundle comes

@@ -29,6 +29,28 @@ func TestBundleRoundTrip(t *testing.T) {
 	}
 }
 
+func TestETagMatchesBundle(t *testing.T) {
+	fsys := os.DirFS("testdata/catalog")
+	_, bundleTag, err := Bundle(fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tag, err := ETag(fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tag != bundleTag {
+		t.Fatalf("ETag = %s, Bundle's ETag = %s: an agent would download the catalog it has", tag, bundleTag)
+	}
+	other, err := ETag(os.DirFS("testdata/lint/conflicts"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if other == tag {
+		t.Fatal("two different catalogs have the same ETag")
+	}
+}
+
 func TestBundleRefusesBrokenCatalog(t *testing.T) {
 	if _, _, err := Bundle(os.DirFS("testdata/lint/conflicts")); err == nil {
 		t.Fatal("a catalog that does not lint was bundled")
