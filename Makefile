@@ -8,7 +8,7 @@ LDFLAGS   := -s -w -X main.version=$(VERSION)
 AGENT_TARGETS := darwin/amd64 darwin/arm64 windows/amd64 linux/amd64 linux/arm64
 FUZZTIME  ?= 20s
 
-.PHONY: all build run test fmt-check vet lint-catalog unit bench fuzz agents clean
+.PHONY: all build run test fmt-check vet lint-catalog unit bench bench-agent fuzz agents clean
 
 all: build
 
@@ -42,6 +42,11 @@ bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 ./signatures
 	./$(BIN)/shadowmap bench inventory
 	./$(BIN)/shadowmap bench ingest --duration 60s
+
+# The agent's memory and CPU goal: 10 minutes of capture on loopback at
+# 1,000 lookups/s (needs root: the agent captures with AF_PACKET).
+bench-agent: build
+	./$(BIN)/shadowmap bench agent --agent $(BIN)/shadowmap-agent --duration 10m --rate 1000
 
 # Short coverage-guided runs of every fuzz target; seeds live in testdata/fuzz.
 fuzz:

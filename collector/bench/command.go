@@ -16,14 +16,14 @@ import (
 	"github.com/shadowmap/shadowmap/internal/cli"
 )
 
-// Command is `shadowmap bench ingest|inventory`.
+// Command is `shadowmap bench ingest|inventory|agent`.
 func Command(stdout, stderr io.Writer) cli.Command {
 	return cli.Command{
-		Usage:   "bench ingest|inventory [flags]",
-		Summary: "measure ingest throughput and inventory query time on this machine",
+		Usage:   "bench ingest|inventory|agent [flags]",
+		Summary: "measure ingest throughput, inventory query time, and the agent's memory and CPU on this machine",
 		Run: func(args []string) error {
 			if len(args) == 0 {
-				return errors.New("bench: ingest or inventory (see shadowmap bench ingest -h)")
+				return errors.New("bench: ingest, inventory or agent (see shadowmap bench ingest -h)")
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
@@ -32,8 +32,10 @@ func Command(stdout, stderr io.Writer) cli.Command {
 				return ingestCmd(ctx, stdout, stderr, args[1:])
 			case "inventory":
 				return inventoryCmd(ctx, stdout, stderr, args[1:])
+			case "agent":
+				return agentCmd(ctx, stdout, stderr, args[1:])
 			}
-			return fmt.Errorf("bench: unknown benchmark %q (ingest or inventory)", args[0])
+			return fmt.Errorf("bench: unknown benchmark %q (ingest, inventory or agent)", args[0])
 		},
 	}
 }
@@ -103,5 +105,39 @@ func inventoryCmd(ctx context.Context, stdout, stderr io.Writer, args []string) 
 	}
 	fmt.Fprintf(stdout, "seeded             %d apps, %d people, %d evidence rows in %s\n", res.Apps, res.People, res.EvidenceRows, res.SeedTime.Round(time.Millisecond))
 	fmt.Fprintf(stdout, "GET /api/v1/apps   p50 %s, p99 %s, max %s over %d runs\n", res.P50.Round(time.Microsecond), res.P99.Round(time.Microsecond), res.Max.Round(time.Microsecond), res.Runs)
+	return nil
+}
+
+func agentCmd(ctx context.Context, stdout, stderr io.Writer, args []string) error {
+	fs := flag.NewFlagSet("bench agent", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o AgentOptions
+	fs.StringVar(&o.AgentBinary, "agent", "bin/shadowmap-agent", "the shadowmap-agent binary to measure")
+	fs.DurationVar(&o.Duration, "duration", 10*time.Minute, "how long to send lookups")
+	fs.IntVar(&o.Rate, "rate", 1000, "DNS lookups per second, sent on loopback")
+	fs.DurationVar(&o.Interval, "interval", time.Minute, "the agent's spool and upload interval")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if !*asJSON {
+		fmt.Fprintf(stderr, "agent: %s capturing on lo, %d lookups/s for %s, uploading to a local collector every %s\n", o.AgentBinary, o.Rate, o.Duration, o.Interval)
+		o.Progress = func(s AgentSample) {
+			fmt.Fprintf(stderr, "  %6s  rss %5.1f MB  peak %5.1f MB  cpu %s  sent %d\n",
+				s.Elapsed.Round(time.Second), float64(s.RSSKiB)/1024, float64(s.HWMKiB)/1024, s.CPU.Round(10*time.Millisecond), s.Sent)
+		}
+	}
+	res, err := Agent(ctx, o)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return json.NewEncoder(stdout).Encode(res)
+	}
+	fmt.Fprintf(stdout, "lookups sent       %d in %s\n", res.LookupsSent, res.Duration.Round(time.Second))
+	fmt.Fprintf(stdout, "agent RSS          %.1f MB at the end, %.1f MB at most after the first minute\n", float64(res.RSSKiB)/1024, float64(res.PeakRSSKiB)/1024)
+	fmt.Fprintf(stdout, "agent peak (HWM)   %.1f MB over the whole run, start-up included\n", float64(res.HWMKiB)/1024)
+	fmt.Fprintf(stdout, "agent CPU          %.2f%% of one core\n", 100*res.CPUShare)
+	fmt.Fprintf(stdout, "apps in inventory  %d (looked up %d)\n", res.AppsInInventory, res.AppsLookedUp)
 	return nil
 }
