@@ -89,6 +89,19 @@ type Batch struct {
 	AgentVersion string
 	ReceivedAt   time.Time
 	Evidence     []Evidence
+	// UnknownDomains is the agent's opt-in unknown-domain telemetry,
+	// stored in the same transaction as the evidence.
+	UnknownDomains []UnknownDomainCount
+}
+
+// UnknownDomainCount is how many lookups of a registrable domain that
+// matched no app a device made on a UTC day. It is kept per device only
+// so that distinct devices can be counted: it is never shown per device,
+// and a domain is shown at all only once k devices saw it.
+type UnknownDomainCount struct {
+	Domain string // registrable domain, lowercase
+	Day    string // YYYY-MM-DD, UTC
+	Count  int64
 }
 
 // Device is an enrolled endpoint agent.
@@ -207,7 +220,8 @@ type Retention struct {
 	// Evidence: evidence rows last seen before it.
 	Evidence time.Time
 	// Aggregates: per-app people, devices, tenants, source counts (last
-	// seen before it) and spend (months before its month).
+	// seen before it), spend (months before its month) and unknown-domain
+	// counts (days before its UTC day).
 	Aggregates time.Time
 	// Batches: batch records (the idempotency memory) received before it.
 	Batches time.Time
@@ -247,6 +261,15 @@ type EvidenceStore interface {
 type UsageStore interface {
 	AppUsage(ctx context.Context) ([]AppUsage, error)
 	PeopleUsage(ctx context.Context) ([]PersonUsage, error)
+}
+
+// UnknownDomainStore answers the one question the unknown-domain
+// telemetry is for. Its counts are written by EvidenceStore.IngestBatch.
+type UnknownDomainStore interface {
+	// UnknownDomainDevices returns every unknown domain reported for a
+	// UTC day on or after since's, with the number of distinct devices
+	// that reported it. It never says which devices.
+	UnknownDomainDevices(ctx context.Context, since time.Time) (map[string]int, error)
 }
 
 // AppStateStore keeps IT's decisions about apps.

@@ -5,6 +5,11 @@
 // upstream fails it returns SERVFAIL at once so the system resolver moves
 // on, and Healthy lets the caller put the laptop's DNS back when the
 // forwarder cannot do its job.
+//
+// Guard runs the whole mode: it points the system's DNS at the forwarder
+// with the previous servers behind it (package dnsconfig does the per-OS
+// work), follows network changes, and restores the original settings when
+// it stops, when the forwarder dies or when the upstreams keep failing.
 package resolver
 
 import (
@@ -13,6 +18,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -26,6 +32,7 @@ type Options struct {
 	// Listen is the local address to answer on, e.g. 127.0.0.1:53.
 	Listen string
 	// Upstreams are the resolvers to forward to, host:port, tried in order.
+	// SetUpstreams replaces them while the forwarder runs.
 	Upstreams []string
 	// Timeout bounds one upstream exchange.
 	Timeout time.Duration
@@ -40,14 +47,20 @@ type Forwarder struct {
 	tcp     *dns.Server
 	client  *dns.Client
 
+	upstreams atomic.Pointer[[]string]
 	forwarded atomic.Uint64
 	failed    atomic.Uint64
-	lastOK    atomic.Int64 // unix nanos of the last upstream answer
+	// failingSince is the unix nanos of the first failed query after the
+	// last upstream answer, 0 while upstreams answer.
+	failingSince atomic.Int64
+
+	stopped  chan struct{} // closed when either server stops
+	stopOnce sync.Once
 }
 
 // Start listens on opts.Listen (UDP and TCP) and forwards until Shutdown.
 // observe is called with every question name, lowercase without the
-// trailing dot.
+// trailing dot, from many goroutines at once.
 func Start(opts Options, observe func(name string, t time.Time)) (*Forwarder, error) {
 	if len(opts.Upstreams) == 0 {
 		return nil, errors.New("resolver: no upstream resolvers to forward to")
@@ -58,8 +71,9 @@ func Start(opts Options, observe func(name string, t time.Time)) (*Forwarder, er
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	f := &Forwarder{opts: opts, observe: observe, client: &dns.Client{Timeout: opts.Timeout}}
-	f.lastOK.Store(time.Now().UnixNano())
+	f := &Forwarder{opts: opts, observe: observe, client: &dns.Client{Timeout: opts.Timeout}, stopped: make(chan struct{})}
+	ups := slices.Clone(opts.Upstreams)
+	f.upstreams.Store(&ups)
 
 	pc, err := net.ListenPacket("udp", opts.Listen)
 	if err != nil {
@@ -87,7 +101,26 @@ func (f *Forwarder) run(s *dns.Server) {
 	if err := s.ActivateAndServe(); err != nil {
 		f.opts.Logger.Warn("resolver stopped", "err", err)
 	}
+	f.stopOnce.Do(func() { close(f.stopped) })
 }
+
+// Done is closed when the forwarder stops answering, whether through
+// Shutdown or because a listener failed.
+func (f *Forwarder) Done() <-chan struct{} { return f.stopped }
+
+// SetUpstreams replaces the resolvers queries are forwarded to; queries
+// already in flight finish with the old list. Safe for concurrent use.
+func (f *Forwarder) SetUpstreams(upstreams []string) error {
+	if len(upstreams) == 0 {
+		return errors.New("resolver: no upstream resolvers to forward to")
+	}
+	ups := slices.Clone(upstreams)
+	f.upstreams.Store(&ups)
+	return nil
+}
+
+// Upstreams returns the resolvers queries are forwarded to.
+func (f *Forwarder) Upstreams() []string { return slices.Clone(*f.upstreams.Load()) }
 
 // Addr is the address the forwarder answers on.
 func (f *Forwarder) Addr() string { return f.udp.PacketConn.LocalAddr().String() }
@@ -103,7 +136,7 @@ func (f *Forwarder) serve(w dns.ResponseWriter, req *dns.Msg) {
 	if _, ok := w.RemoteAddr().(*net.TCPAddr); ok {
 		network = "tcp"
 	}
-	for _, up := range f.opts.Upstreams {
+	for _, up := range *f.upstreams.Load() {
 		c := *f.client
 		c.Net = network
 		resp, _, err := c.Exchange(req, up)
@@ -111,13 +144,14 @@ func (f *Forwarder) serve(w dns.ResponseWriter, req *dns.Msg) {
 			continue
 		}
 		f.forwarded.Add(1)
-		f.lastOK.Store(time.Now().UnixNano())
+		f.failingSince.Store(0)
 		w.WriteMsg(resp)
 		return
 	}
 	// Every upstream failed: say so at once, so the system resolver
 	// tries its next server instead of waiting on us.
 	f.failed.Add(1)
+	f.failingSince.CompareAndSwap(0, time.Now().UnixNano())
 	m := new(dns.Msg)
 	m.SetRcode(req, dns.RcodeServerFailure)
 	w.WriteMsg(m)
@@ -126,11 +160,14 @@ func (f *Forwarder) serve(w dns.ResponseWriter, req *dns.Msg) {
 // Stats counts forwarded and failed queries.
 func (f *Forwarder) Stats() (forwarded, failed uint64) { return f.forwarded.Load(), f.failed.Load() }
 
-// Healthy reports whether an upstream answered within the window: when it
-// is false the caller should restore the laptop's previous DNS settings,
-// so a broken forwarder never leaves the laptop without DNS.
+// Healthy reports false once queries have failed on every upstream, with
+// no upstream answer in between, for at least window. An idle forwarder
+// stays healthy: nothing asked, nothing broken. When it is false the
+// caller should restore the laptop's previous DNS settings, so a broken
+// forwarder never leaves the laptop without DNS.
 func (f *Forwarder) Healthy(window time.Duration) bool {
-	return time.Since(time.Unix(0, f.lastOK.Load())) < window
+	since := f.failingSince.Load()
+	return since == 0 || time.Since(time.Unix(0, since)) < window
 }
 
 // Shutdown stops answering.

@@ -12,7 +12,7 @@ import (
 
 // upstream is a real DNS server on loopback that answers A queries with
 // 192.0.2.1.
-func upstream(t *testing.T) string {
+func upstream(t testing.TB) string {
 	t.Helper()
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
@@ -110,5 +110,25 @@ func TestFailsFast(t *testing.T) {
 func TestNeedsUpstreams(t *testing.T) {
 	if _, err := Start(Options{Listen: "127.0.0.1:0"}, nil); err == nil {
 		t.Fatal("started without upstreams")
+	}
+}
+
+// BenchmarkForward measures one UDP query through the forwarder to a
+// loopback upstream and back.
+func BenchmarkForward(b *testing.B) {
+	up := upstream(b)
+	f, err := Start(Options{Listen: "127.0.0.1:0", Upstreams: []string{up}}, func(string, time.Time) {})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Shutdown(context.Background())
+	c := &dns.Client{Timeout: 2 * time.Second}
+	m := new(dns.Msg)
+	m.SetQuestion("acme.slack.com.", dns.TypeA)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := c.Exchange(m, f.Addr()); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -25,6 +25,8 @@ const (
 	MaxCompressedBytes = 1 << 20
 	// MaxSightings caps the sightings in one batch.
 	MaxSightings = 5000
+	// MaxUnknownDomains caps the unknown-domain counts in one batch.
+	MaxUnknownDomains = 5000
 	// MaxSmallBody caps enroll and heartbeat bodies.
 	MaxSmallBody = 64 << 10
 	// MaxClockSkew is how far in the future a sighting may claim to be.
@@ -56,13 +58,28 @@ type EnrollResponse struct {
 	DeviceToken string `json:"device_token"`
 }
 
-// SightingsBatch is one upload: daily aggregates of matched apps.
+// SightingsBatch is one upload: daily aggregates of matched apps and,
+// when the agent's opt-in unknown-domain telemetry is on, daily counts of
+// registrable domains that matched no app.
 type SightingsBatch struct {
 	// BatchID is chosen by the agent and kept across retries, so a batch
 	// sent twice is stored once.
 	BatchID      string     `json:"batch_id"`
 	AgentVersion string     `json:"agent_version"`
 	Sightings    []Sighting `json:"sightings"`
+	// UnknownDomains is left out unless the telemetry is on, so a batch
+	// without it is what agents sent before the field existed.
+	UnknownDomains []UnknownDomain `json:"unknown_domains,omitempty"`
+}
+
+// UnknownDomain is the opt-in telemetry of one registrable domain that
+// matched no catalog app (and is not noise): how many lookups the device
+// made on one UTC day. Domain and count only: no user, no full name, no
+// tenant, no times of day.
+type UnknownDomain struct {
+	Domain string `json:"domain"` // registrable domain, lowercase: example.co.uk
+	Day    string `json:"day"`    // YYYY-MM-DD, UTC
+	Count  int64  `json:"count"`
 }
 
 // Sighting is one (app, domain, tenant, user, day) aggregate. It names a

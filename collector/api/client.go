@@ -163,6 +163,14 @@ func encodeBatch(b SightingsBatch) ([]byte, error) {
 	if len(b.Sightings) > MaxSightings {
 		return nil, fmt.Errorf("%w: %d sightings, at most %d in one batch", ErrTooLarge, len(b.Sightings), MaxSightings)
 	}
+	if len(b.UnknownDomains) > MaxUnknownDomains {
+		return nil, fmt.Errorf("%w: %d unknown domains, at most %d in one batch", ErrTooLarge, len(b.UnknownDomains), MaxUnknownDomains)
+	}
+	if b.Sightings == nil {
+		// A batch of unknown domains alone still sends an array: the
+		// collector refuses "sightings": null.
+		b.Sightings = []Sighting{}
+	}
 	raw, err := json.Marshal(b)
 	if err != nil {
 		return nil, fmt.Errorf("encode batch: %w", err)

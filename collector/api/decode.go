@@ -147,7 +147,7 @@ func decodeBatchObject(dec *json.Decoder, in *input) (SightingsBatch, error) {
 	if d, ok := tok.(json.Delim); !ok || d != '{' {
 		return b, &ValidationError{Msg: "must be a JSON object"}
 	}
-	seen := make(map[string]bool, 3)
+	seen := make(map[string]bool, 4)
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
@@ -165,6 +165,8 @@ func decodeBatchObject(dec *json.Decoder, in *input) (SightingsBatch, error) {
 			err = decodeValue(dec, in, key, &b.AgentVersion)
 		case "sightings":
 			b.Sightings, err = decodeSightings(dec, in)
+		case "unknown_domains":
+			b.UnknownDomains, err = decodeUnknownDomains(dec, in)
 		default:
 			err = &ValidationError{Field: fieldName(key), Msg: "unknown field"}
 		}
@@ -218,6 +220,44 @@ func decodeSightings(dec *json.Decoder, in *input) ([]Sighting, error) {
 	}
 	return out, nil
 }
+
+// decodeUnknownDomains reads the optional unknown_domains array, counting
+// its entries as they come like decodeSightings does. A null is no array.
+func decodeUnknownDomains(dec *json.Decoder, in *input) ([]UnknownDomain, error) {
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, in.fail("unknown_domains", err)
+	}
+	if tok == nil {
+		return nil, nil
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '[' {
+		return nil, &ValidationError{Field: "unknown_domains", Msg: "must be an array"}
+	}
+	var out []UnknownDomain
+	for dec.More() {
+		if len(out) == MaxUnknownDomains {
+			return nil, fmt.Errorf("%w: more than %d unknown domains in one batch", ErrTooLarge, MaxUnknownDomains)
+		}
+		var u UnknownDomain
+		p := &u // a null sets p to nil
+		if err := dec.Decode(&p); err != nil {
+			return nil, in.fail(unknownDomainField(len(out)), err)
+		}
+		if p == nil {
+			return nil, &ValidationError{Field: unknownDomainField(len(out)), Msg: "must be an object"}
+		}
+		out = append(out, u)
+	}
+	if _, err := dec.Token(); err != nil { // ']'
+		return nil, in.fail("unknown_domains", err)
+	}
+	return out, nil
+}
+
+// unknownDomainField is the JSON path of unknown domain i, built only for
+// errors.
+func unknownDomainField(i int) string { return "unknown_domains[" + strconv.Itoa(i) + "]" }
 
 // sightingField is the JSON path of sighting i, built only for errors.
 func sightingField(i int) string { return "sightings[" + strconv.Itoa(i) + "]" }

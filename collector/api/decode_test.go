@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -115,7 +116,8 @@ func checkBatchRoundTrip(t *testing.T, b SightingsBatch) {
 
 // sameBatch compares batches with times compared as instants.
 func sameBatch(a, b SightingsBatch) bool {
-	if a.BatchID != b.BatchID || a.AgentVersion != b.AgentVersion || len(a.Sightings) != len(b.Sightings) {
+	if a.BatchID != b.BatchID || a.AgentVersion != b.AgentVersion || len(a.Sightings) != len(b.Sightings) ||
+		!slices.Equal(a.UnknownDomains, b.UnknownDomains) {
 		return false
 	}
 	for i := range a.Sightings {

@@ -75,8 +75,8 @@ func FuzzDecodeBatch(f *testing.F) {
 			checkClassified(t, err)
 			return
 		}
-		if n := len(b.Sightings); n < 1 || n > MaxSightings {
-			t.Fatalf("decoded %d sightings", n)
+		if n, u := len(b.Sightings), len(b.UnknownDomains); n+u < 1 || n > MaxSightings || u > MaxUnknownDomains {
+			t.Fatalf("decoded %d sightings and %d unknown domains", n, u)
 		}
 		if err := ValidateBatch(b, fixtureNow); err != nil {
 			t.Fatalf("decoded a batch its validator refuses: %v", err)

@@ -63,16 +63,50 @@ func ValidateBatch(b SightingsBatch, now time.Time) error {
 		return err
 	}
 	switch {
-	case len(b.Sightings) == 0:
+	case len(b.Sightings) == 0 && len(b.UnknownDomains) == 0:
+		// A batch of unknown domains alone is fine: the agent saw
+		// no app in that time but the telemetry is on.
 		return &ValidationError{Field: "sightings", Msg: "must hold at least one sighting"}
 	case len(b.Sightings) > MaxSightings:
 		return fmt.Errorf("%w: more than %d sightings in one batch", ErrTooLarge, MaxSightings)
+	case len(b.UnknownDomains) > MaxUnknownDomains:
+		return fmt.Errorf("%w: more than %d unknown domains in one batch", ErrTooLarge, MaxUnknownDomains)
 	}
 	oldest, newest := now.Add(-MaxSightingAge), now.Add(MaxClockSkew)
 	for i := range b.Sightings {
 		if err := checkSighting(i, &b.Sightings[i], oldest, newest); err != nil {
 			return err
 		}
+	}
+	// An unknown domain has no times, only a day: the day must overlap
+	// the window the sightings' times must fall in.
+	oldestDay, newestDay := oldest.UTC().Format(time.DateOnly), newest.UTC().Format(time.DateOnly)
+	for i := range b.UnknownDomains {
+		if err := checkUnknownDomain(i, &b.UnknownDomains[i], oldestDay, newestDay); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkUnknownDomain checks unknown domain i of a batch. Dates in
+// YYYY-MM-DD compare as strings.
+func checkUnknownDomain(i int, u *UnknownDomain, oldestDay, newestDay string) error {
+	field := func(name string) string { return unknownDomainField(i) + "." + name }
+	if !isRegistrable(u.Domain) {
+		return invalid(field("domain"), u.Domain, fmt.Sprintf("is not a lowercase registrable domain of at most %d bytes (public suffix plus one label, no private suffix)", MaxDomainLen))
+	}
+	if _, err := time.Parse(time.DateOnly, u.Day); err != nil || len(u.Day) != len(time.DateOnly) {
+		return invalid(field("day"), u.Day, "is not a date (YYYY-MM-DD)")
+	}
+	switch {
+	case u.Day < oldestDay:
+		return &ValidationError{Field: field("day"), Msg: fmt.Sprintf("%s is older than %s", u.Day, span(MaxSightingAge))}
+	case u.Day > newestDay:
+		return &ValidationError{Field: field("day"), Msg: fmt.Sprintf("%s is more than %s in the future", u.Day, span(MaxClockSkew))}
+	}
+	if u.Count < 1 || u.Count > MaxSightingCount {
+		return &ValidationError{Field: field("count"), Msg: fmt.Sprintf("%d is not between 1 and %d", u.Count, MaxSightingCount)}
 	}
 	return nil
 }

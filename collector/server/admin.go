@@ -22,6 +22,9 @@ type Inventory interface {
 	Apps(ctx context.Context, q inventory.Query) (inventory.Page, error)
 	App(ctx context.Context, id string) (inventory.AppDetail, error)
 	People(ctx context.Context) ([]inventory.Person, error)
+	// UnknownDomains keeps the domains at or above the k-devices
+	// threshold that the catalog does not know.
+	UnknownDomains(deviceCounts map[string]int) []inventory.DomainCount
 }
 
 // maxPatchBody caps a PATCH body: a status and a reason.
@@ -338,4 +341,44 @@ func csvSafe(s string) string {
 		return "'" + s
 	}
 	return s
+}
+
+// Limits of GET /api/v1/unknown-domains?days=N.
+const (
+	defaultUnknownDomainDays = 30
+	maxUnknownDomainDays     = 400
+)
+
+// UnknownDomainsResponse is the body of GET /api/v1/unknown-domains: the
+// domains agents reported as matching no app, each with the number of
+// distinct devices that saw it, only once at least k devices did. It
+// never names a device or a person.
+type UnknownDomainsResponse struct {
+	Days    int                     `json:"days"`
+	Since   string                  `json:"since"` // the first UTC day counted, YYYY-MM-DD
+	Domains []inventory.DomainCount `json:"domains"`
+}
+
+func (s *Server) unknownDomains(w http.ResponseWriter, r *http.Request) {
+	days := defaultUnknownDomainDays
+	if v := r.URL.Query().Get("days"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxUnknownDomainDays {
+			writeError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("days must be a whole number from 1 to %d", maxUnknownDomainDays))
+			return
+		}
+		days = n
+	}
+	// The last N UTC days, today included.
+	since := s.now().UTC().Truncate(24*time.Hour).AddDate(0, 0, 1-days)
+	counts, err := s.opts.Stores.UnknownDomainDevices(r.Context(), since)
+	if err != nil {
+		s.internalError(w, r, fmt.Errorf("unknown domains: %w", err))
+		return
+	}
+	domains := s.opts.Inventory.UnknownDomains(counts)
+	if domains == nil {
+		domains = []inventory.DomainCount{}
+	}
+	writeJSON(w, http.StatusOK, UnknownDomainsResponse{Days: days, Since: since.Format(time.DateOnly), Domains: domains})
 }

@@ -181,6 +181,11 @@ func (s *Server) sightings(w http.ResponseWriter, r *http.Request) {
 		}
 		b.Evidence = append(b.Evidence, s.sightingEvidence(d, sg))
 	}
+	for _, u := range batch.UnknownDomains {
+		// Domain and count only: the device is kept to count distinct
+		// devices, never the user.
+		b.UnknownDomains = append(b.UnknownDomains, collector.UnknownDomainCount{Domain: u.Domain, Day: u.Day, Count: u.Count})
+	}
 	dup, err := s.opts.Stores.IngestBatch(r.Context(), b)
 	if err != nil {
 		s.internalError(w, r, fmt.Errorf("ingest batch %s from %s: %w", b.BatchID, d.ID, err))

@@ -37,6 +37,7 @@ type Stores interface {
 	collector.DeviceStore
 	collector.EvidenceStore
 	collector.AppStateStore
+	collector.UnknownDomainStore
 }
 
 // Options configure a Server.
@@ -134,6 +135,7 @@ func (s *Server) routes() {
 	s.handle("GET /api/v1/people", "people", s.admin(s.listPeople))
 	s.handle("GET /api/v1/devices", "devices", s.admin(s.listDevices))
 	s.handle("GET /api/v1/export/apps.csv", "export_csv", s.admin(s.exportCSV))
+	s.handle("GET /api/v1/unknown-domains", "unknown_domains", s.admin(s.unknownDomains))
 }
 
 // handle registers a handler with request metrics labelled by route name,

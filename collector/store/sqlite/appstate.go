@@ -10,7 +10,9 @@ import (
 )
 
 // AppStates returns what IT recorded about each app, by app id. An app
-// with only an IdP recorded has status unreviewed and a zero At.
+// with only an IdP recorded has status unreviewed and a zero At. An app
+// that an IdP's app list maps to is inside that IdP unless IT recorded
+// another.
 func (s *Store) AppStates(ctx context.Context) (map[string]collector.AppState, error) {
 	rows, err := s.readDB.QueryContext(ctx, "SELECT app_id, status, decided_by, why, decided_at, inside_idp FROM app_states")
 	if err != nil {
@@ -32,6 +34,20 @@ func (s *Store) AppStates(ctx context.Context) (map[string]collector.AppState, e
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("app states: %w", err)
+	}
+	idps, err := s.idpOfApps(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("app states: %w", err)
+	}
+	for app, idp := range idps {
+		st, ok := out[app]
+		if !ok {
+			st = collector.AppState{AppID: app, Status: collector.StatusUnreviewed}
+		}
+		if st.InsideIdP == "" {
+			st.InsideIdP = idp
+		}
+		out[app] = st
 	}
 	return out, nil
 }

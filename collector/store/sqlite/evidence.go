@@ -103,6 +103,11 @@ func (s *Store) IngestBatch(ctx context.Context, b collector.Batch) (duplicate b
 		delta.add(&r)
 	}
 
+	unknown, err := normaliseUnknownDomains(b.UnknownDomains)
+	if err != nil {
+		return false, fmt.Errorf("ingest batch %s: %w", b.BatchID, err)
+	}
+
 	// The closures run on the writer goroutine, possibly after this call
 	// gave up on ctx: they write only dup, read here only once write has
 	// answered.
@@ -129,6 +134,11 @@ func (s *Store) IngestBatch(ctx context.Context, b collector.Batch) (duplicate b
 		for i := range rows {
 			if err := w.mergeEvidence(&rows[i]); err != nil {
 				return fmt.Errorf("evidence %d: %w", i, err)
+			}
+		}
+		for i, u := range unknown {
+			if _, err := w.exec(stAddUnknownDomain, u.Day, u.Domain, b.DeviceID, u.Count); err != nil {
+				return fmt.Errorf("unknown domain %d: %w", i, err)
 			}
 		}
 		return nil
@@ -341,6 +351,7 @@ func (s *Store) PurgeEvidence(ctx context.Context, r collector.Retention) (int64
 		{"person_devices", []string{"person", "device_id"}, "last_seen < ?", cut},
 		{"app_tenants", []string{"app_id", "tenant"}, "last_seen < ?", cut},
 		{"app_spend", []string{"app_id", "month", "currency"}, "month < ?", fromMicros(cut).Format("2006-01")},
+		{"unknown_domains", []string{"day", "domain", "device_id"}, "day < ?", fromMicros(cut).Format(time.DateOnly)},
 	}
 	for _, t := range summaries {
 		if err := s.purgeKeyed(ctx, t.table, t.key, t.cond, t.arg); err != nil {

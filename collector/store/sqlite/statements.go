@@ -22,6 +22,7 @@ const (
 	stAddAppTenant
 	stAddAppSpend
 	stHeartbeat
+	stAddUnknownDomain
 	numStmts
 )
 
@@ -75,6 +76,8 @@ func statementSQL() [numStmts]string {
 		stAddAppSpend: `INSERT INTO app_spend (app_id, month, currency, cents) VALUES (?, ?, ?, ?)
 		ON CONFLICT (app_id, month, currency) DO UPDATE SET
 			cents = max(min(cents + excluded.cents, 9223372036854775807), -9223372036854775807 - 1)`,
+		stAddUnknownDomain: `INSERT INTO unknown_domains (day, domain, device_id, count) VALUES (?, ?, ?, ?)
+		ON CONFLICT (day, domain, device_id) DO UPDATE SET count = ` + satAddCount,
 		stHeartbeat: `UPDATE devices SET
 			capture_state = ?, packets_seen = ?, drops = ?, spool_depth = ?,
 			health_agent_version = ?, last_error = ?, health_reported_at = ?,

@@ -23,6 +23,9 @@
 //   - ListDevices is sorted by id; ListEvidence returns the newest day first;
 //     StatusHistory is oldest first.
 //   - SetStatus refuses an unknown status and an empty app id.
+//   - An unknown-domain count with an empty domain or a day that is not
+//     YYYY-MM-DD fails the whole IngestBatch; domains are stored
+//     lowercase without a trailing dot.
 package storetest
 
 import (
@@ -48,6 +51,11 @@ type Stores interface {
 	collector.EvidenceStore
 	collector.UsageStore
 	collector.AppStateStore
+	collector.UnknownDomainStore
+	collector.CheckpointStore
+	collector.SourceRunStore
+	collector.IdPAppStore
+	collector.GrantStore
 }
 
 // Run runs every contract test, each on a fresh store from open. open must
@@ -77,6 +85,13 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 		{"CancelledContext", testCancelledContext},
 		{"ConcurrentIngest", testConcurrentIngest},
 		{"ConcurrentDuplicateBatch", testConcurrentDuplicateBatch},
+		{"UnknownDomains", testUnknownDomains},
+		{"UnknownDomainsAtomic", testUnknownDomainsAtomic},
+		{"UnknownDomainsPurge", testUnknownDomainsPurge},
+		{"Checkpoints", testCheckpoints},
+		{"SourceRuns", testSourceRuns},
+		{"IdPApps", testIdPApps},
+		{"Grants", testGrants},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -1048,4 +1063,118 @@ func testConcurrentDuplicateBatch(t *testing.T, open func(t *testing.T) Stores) 
 	if ev := listAll(t, s); len(ev) != 1 || ev[0].Count != 3 {
 		t.Errorf("evidence after concurrent replays = %+v, want one row counting 3", ev)
 	}
+}
+
+// unknownDomains returns what UnknownDomainDevices answers since t.
+func unknownDomains(t *testing.T, s Stores, since time.Time) map[string]int {
+	t.Helper()
+	got, err := s.UnknownDomainDevices(context.Background(), since)
+	must(t, err, "unknown domain devices")
+	return got
+}
+
+func testUnknownDomains(t *testing.T, open func(t *testing.T) Stores) {
+	s := open(t)
+	ctx := context.Background()
+	for _, d := range []string{"dev-1", "dev-2", "dev-3"} {
+		enroll(t, s, d, "")
+	}
+	today, yesterday, lastWeek := day(at(0)), day(at(-24)), day(at(-7*24))
+	if got := unknownDomains(t, s, at(-1000*24)); len(got) != 0 {
+		t.Fatalf("empty store: %v", got)
+	}
+	ud := func(domain, day string, count int64) collector.UnknownDomainCount {
+		return collector.UnknownDomainCount{Domain: domain, Day: day, Count: count}
+	}
+	ingestUnknown := func(device, batchID string, ev []collector.Evidence, u ...collector.UnknownDomainCount) bool {
+		t.Helper()
+		dup, err := s.IngestBatch(ctx, collector.Batch{DeviceID: device, BatchID: batchID, ReceivedAt: at(1), Evidence: ev, UnknownDomains: u})
+		must(t, err, "ingest "+batchID)
+		return dup
+	}
+	slack := sighting("slack", collector.SourceDNS, "", "dev-1", "", at(0), at(0), 1)
+	ingestUnknown("dev-1", "b-1", []collector.Evidence{slack}, ud("tinyshop.com", today, 3), ud("other.org", yesterday, 1))
+	ingestUnknown("dev-1", "b-2", nil, ud("tinyshop.com", today, 2), ud("TinyShop.com.", yesterday, 1)) // unknown domains alone
+	ingestUnknown("dev-2", "b-1", nil, ud("tinyshop.com", today, 1))
+	ingestUnknown("dev-3", "b-1", nil, ud("tinyshop.com", lastWeek, 1), ud("old.example", lastWeek, 5))
+
+	diff(t, "since yesterday", unknownDomains(t, s, at(-24)), map[string]int{"tinyshop.com": 2, "other.org": 1})
+	diff(t, "since today", unknownDomains(t, s, at(0)), map[string]int{"tinyshop.com": 2})
+	diff(t, "since last week", unknownDomains(t, s, at(-7*24)), map[string]int{"tinyshop.com": 3, "other.org": 1, "old.example": 1})
+	diff(t, "since tomorrow", unknownDomains(t, s, at(24)), map[string]int{})
+	diff(t, "evidence next to the unknown domains", listAll(t, s), sortedEvidence(slack))
+
+	// A replay is a duplicate and adds nothing, unknown domains included.
+	if !ingestUnknown("dev-1", "b-2", nil, ud("replayed.net", today, 1)) {
+		t.Error("a replayed batch of unknown domains was not a duplicate")
+	}
+	if got := unknownDomains(t, s, at(-24)); got["replayed.net"] != 0 {
+		t.Errorf("a duplicate batch stored its unknown domains: %v", got)
+	}
+	// An unknown device is ErrNotFound, as for evidence.
+	_, err := s.IngestBatch(ctx, collector.Batch{DeviceID: "nobody", BatchID: "b-9", UnknownDomains: []collector.UnknownDomainCount{ud("x.com", today, 1)}})
+	if !errors.Is(err, collector.ErrNotFound) {
+		t.Errorf("unknown domains from an unknown device: %v, want ErrNotFound", err)
+	}
+}
+
+func testUnknownDomainsAtomic(t *testing.T, open func(t *testing.T) Stores) {
+	s := open(t)
+	ctx := context.Background()
+	enroll(t, s, "dev-1", "")
+	good := collector.UnknownDomainCount{Domain: "tinyshop.com", Day: day(at(0)), Count: 1}
+	ev := []collector.Evidence{sighting("slack", collector.SourceDNS, "", "dev-1", "", at(0), at(0), 1)}
+	for _, bad := range []collector.UnknownDomainCount{
+		{Domain: "", Day: day(at(0)), Count: 1},
+		{Domain: "x.com", Day: "yesterday", Count: 1},
+		{Domain: "x.com", Day: day(at(0)) + "T00:00:00Z", Count: 1},
+	} {
+		_, err := s.IngestBatch(ctx, collector.Batch{DeviceID: "dev-1", BatchID: "b-1", ReceivedAt: at(1), Evidence: ev,
+			UnknownDomains: []collector.UnknownDomainCount{good, bad}})
+		if err == nil {
+			t.Errorf("unknown domain %+v stored", bad)
+		}
+	}
+	if got := unknownDomains(t, s, at(-24)); len(got) != 0 {
+		t.Errorf("a refused batch stored unknown domains: %v", got)
+	}
+	if got := listAll(t, s); len(got) != 0 {
+		t.Errorf("a refused batch stored evidence: %+v", got)
+	}
+	// The batch id was not used up.
+	bad := collector.UnknownDomainCount{Domain: "x.com", Day: day(at(0)), Count: 0} // stored as 1
+	ingest(t, s, "dev-1", "b-1", at(1), ev...)
+	dup, err := s.IngestBatch(ctx, collector.Batch{DeviceID: "dev-1", BatchID: "b-2", ReceivedAt: at(1), UnknownDomains: []collector.UnknownDomainCount{good, bad}})
+	must(t, err, "ingest a zero count")
+	if dup {
+		t.Fatal("b-2 reported duplicate")
+	}
+	diff(t, "unknown domains", unknownDomains(t, s, at(0)), map[string]int{"tinyshop.com": 1, "x.com": 1})
+}
+
+// testUnknownDomainsPurge: unknown-domain counts go with the aggregates'
+// retention, by day.
+func testUnknownDomainsPurge(t *testing.T, open func(t *testing.T) Stores) {
+	s := open(t)
+	ctx := context.Background()
+	enroll(t, s, "dev-1", "")
+	old := t0.Add(-100 * 24 * time.Hour)
+	_, err := s.IngestBatch(ctx, collector.Batch{DeviceID: "dev-1", BatchID: "b-1", ReceivedAt: at(1),
+		UnknownDomains: []collector.UnknownDomainCount{
+			{Domain: "old.com", Day: day(old), Count: 1},
+			{Domain: "new.com", Day: day(at(0)), Count: 1},
+		}})
+	must(t, err, "ingest")
+	all := map[string]int{"old.com": 1, "new.com": 1}
+	_, err = s.PurgeEvidence(ctx, collector.Retention{Evidence: at(-24), Batches: at(-24)})
+	must(t, err, "purge evidence only")
+	diff(t, "after purging evidence", unknownDomains(t, s, old.Add(-24*time.Hour)), all)
+	// The cut-off's own day is kept: a day is purged once it is wholly
+	// before the cut-off.
+	_, err = s.PurgeEvidence(ctx, collector.Retention{Aggregates: old.Add(time.Hour)})
+	must(t, err, "purge aggregates on the old day")
+	diff(t, "after a cut-off on the old day", unknownDomains(t, s, old.Add(-24*time.Hour)), all)
+	_, err = s.PurgeEvidence(ctx, collector.Retention{Aggregates: old.Add(24 * time.Hour)})
+	must(t, err, "purge aggregates")
+	diff(t, "after purging aggregates", unknownDomains(t, s, old.Add(-24*time.Hour)), map[string]int{"new.com": 1})
 }

@@ -1,0 +1,6 @@
+package dnsconfig
+
+// ForOS returns the backend for this operating system.
+func ForOS() (System, error) {
+	return DNSClient{Runner: ExecRunner{}}, nil
+}
