@@ -52,6 +52,9 @@ type Config struct {
 	// ShutdownTimeout is how long in-flight requests get to finish on
 	// SIGTERM before the server closes them.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// Sources configures the importers (Google Workspace, Okta, Entra ID,
+	// the company's DNS zone).
+	Sources Sources `yaml:"sources"`
 
 	// File is the configuration file that was read, "" when none was.
 	File string `yaml:"-"`
@@ -231,6 +234,7 @@ func unresolvedDefault() Config {
 		},
 		UnknownDomainK:  DefaultUnknownDomainK,
 		ShutdownTimeout: DefaultShutdownTimeout,
+		Sources:         defaultSources(),
 	}
 }
 
@@ -270,6 +274,8 @@ func (c Config) Redacted() Config {
 		t.Token = Secret(t.Token.String())
 		out.AdminTokens = append(out.AdminTokens, t)
 	}
+	out.Sources.Okta.Token = Secret(c.Sources.Okta.Token.String())
+	out.Sources.Entra.ClientSecret = Secret(c.Sources.Entra.ClientSecret.String())
 	out.Warnings = append([]string(nil), c.Warnings...)
 	return out
 }

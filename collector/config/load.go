@@ -85,6 +85,22 @@ func settings() []setting {
 			setString("email_domain", func(c *Config) *string { return &c.EmailDomain })},
 		{"shutdown_timeout", "SHADOWMAP_SHUTDOWN_TIMEOUT", "", "", "grace period for in-flight requests",
 			setParsed("shutdown_timeout", parseDuration, func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
+		{"sources.interval", "SHADOWMAP_IMPORT_INTERVAL", "", "", "how often serve runs the importers",
+			setParsed("sources.interval", parseDuration, func(c *Config) *time.Duration { return &c.Sources.Interval })},
+		{"sources.google.credentials_file", "SHADOWMAP_GOOGLE_CREDENTIALS_FILE", "", "", "Google service account key (JSON)",
+			setString("sources.google.credentials_file", func(c *Config) *string { return &c.Sources.Google.CredentialsFile })},
+		{"sources.google.admin_email", "SHADOWMAP_GOOGLE_ADMIN_EMAIL", "", "", "the Workspace admin the service account acts as",
+			setString("sources.google.admin_email", func(c *Config) *string { return &c.Sources.Google.AdminEmail })},
+		{"sources.okta.url", "SHADOWMAP_OKTA_URL", "", "", "the Okta org URL",
+			setString("sources.okta.url", func(c *Config) *string { return &c.Sources.Okta.URL })},
+		{"sources.okta.token_file", "SHADOWMAP_OKTA_TOKEN_FILE", "", "", "file holding an Okta API token",
+			setString("sources.okta.token_file", func(c *Config) *string { return &c.Sources.Okta.TokenFile })},
+		{"sources.entra.tenant_id", "SHADOWMAP_ENTRA_TENANT_ID", "", "", "the Entra tenant id",
+			setString("sources.entra.tenant_id", func(c *Config) *string { return &c.Sources.Entra.TenantID })},
+		{"sources.entra.client_id", "SHADOWMAP_ENTRA_CLIENT_ID", "", "", "the app registration's client id",
+			setString("sources.entra.client_id", func(c *Config) *string { return &c.Sources.Entra.ClientID })},
+		{"sources.entra.client_secret_file", "SHADOWMAP_ENTRA_CLIENT_SECRET_FILE", "", "", "file holding the app registration's client secret",
+			setString("sources.entra.client_secret_file", func(c *Config) *string { return &c.Sources.Entra.ClientSecretFile })},
 	}
 }
 
@@ -421,6 +437,9 @@ func (c *Config) readSecretFiles() (warnings []string, err error) {
 	for i := range c.AdminTokens {
 		t := &c.AdminTokens[i]
 		read(c.entryLabel("admin_tokens", i, t.Name), t.TokenFile, &t.Token, "token_file", "token")
+	}
+	for _, s := range c.sourceSecretFiles() {
+		read(s.label, s.file, s.value, s.fileKey, s.valueKey)
 	}
 	return warnings, errors.Join(errs...)
 }

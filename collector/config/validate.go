@@ -62,6 +62,7 @@ func (c Config) Validate() error {
 	if _, ok := logLevels[c.Log.Level]; !ok {
 		bad("log.level %q%s: want debug, info, warn or error", c.Log.Level, c.from("log.level"))
 	}
+	c.validateSources(bad)
 
 	type credential struct {
 		label   string
