@@ -9,16 +9,13 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
-	"runtime"
-	"runtime/debug"
-	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
 	"github.com/shadowmap/shadowmap/agent/aggregate"
 	"github.com/shadowmap/shadowmap/agent/capture"
+	"github.com/shadowmap/shadowmap/agent/config"
+	"github.com/shadowmap/shadowmap/agent/service"
 	"github.com/shadowmap/shadowmap/internal/cli"
 	"github.com/shadowmap/shadowmap/signatures"
 )
@@ -86,6 +83,13 @@ func StatusCommand(stdout, stderr io.Writer) cli.Command {
 			if err := fs.Parse(args); err != nil {
 				return err
 			}
+			// The service state first: it answers "is it running?" even
+			// when the agent never wrote a status.
+			state, serr := service.ServiceState()
+			if serr != nil {
+				state = "unknown (" + serr.Error() + ")"
+			}
+			fmt.Fprintf(stdout, "service          %s\n", state)
 			st, err := ReadStatus(*dir)
 			if err != nil {
 				return err
@@ -98,23 +102,13 @@ func StatusCommand(stdout, stderr io.Writer) cli.Command {
 
 // DefaultStateDir is where the agent keeps its spool, enrollment and
 // status: the OS's place for a service's state.
-func DefaultStateDir() string {
-	switch runtime.GOOS {
-	case "darwin":
-		return "/Library/Application Support/shadowmap-agent"
-	case "windows":
-		if pd := os.Getenv("ProgramData"); pd != "" {
-			return pd + `\shadowmap-agent`
-		}
-		return `C:\ProgramData\shadowmap-agent`
-	}
-	return "/var/lib/shadowmap-agent"
-}
+func DefaultStateDir() string { return config.DefaultStateDir(os.Getenv) }
 
 // LiveSource is the agent's packet source on this machine: live capture on
 // the given interfaces (all when empty), DNS and TLS/QUIC server names. Its
-// health goes to report (nil ignores it) every half minute.
-func LiveSource(interfaces []string, log *slog.Logger, report func(SourceHealth)) Source {
+// health goes to report (nil ignores it) every half minute; pace (nil for
+// none) is called after every packet, for the CPU budget.
+func LiveSource(interfaces []string, log *slog.Logger, report func(SourceHealth), pace func(context.Context)) Source {
 	if report == nil {
 		report = func(SourceHealth) {}
 	}
@@ -126,7 +120,7 @@ func LiveSource(interfaces []string, log *slog.Logger, report func(SourceHealth)
 			}
 			report(SourceHealth{State: state, Packets: st.Stats.Packets, Drops: st.Stats.Dropped, Interfaces: st.Interfaces})
 		}
-		stats, err := capture.Live(ctx, capture.LiveOptions{Interfaces: interfaces, SNI: SNI, Logger: log, OnStatus: onStatus}, func(o capture.Observation) {
+		stats, err := capture.Live(ctx, capture.LiveOptions{Interfaces: interfaces, SNI: SNI, Logger: log, OnStatus: onStatus, Pace: pace}, func(o capture.Observation) {
 			src := aggregate.SourceDNS
 			if o.Source == capture.SourceSNI {
 				src = aggregate.SourceSNI
@@ -142,63 +136,6 @@ func LiveSource(interfaces []string, log *slog.Logger, report func(SourceHealth)
 		}
 		report(h)
 		return err
-	}
-}
-
-// RunCommand is `shadowmap-agent run`: the agent in the foreground.
-// Settings come from flags, then SHADOWMAP_AGENT_* variables (what MDM
-// profiles and service definitions set).
-func RunCommand(stderr io.Writer, env func(string) string, version string) cli.Command {
-	return cli.Command{
-		Usage:   "run [flags]",
-		Summary: "capture, match and upload in the foreground (needs root or CAP_NET_RAW on Linux)",
-		Run: func(args []string) error {
-			fs := flag.NewFlagSet("run", flag.ContinueOnError)
-			fs.SetOutput(stderr)
-			collector := fs.String("collector", env("SHADOWMAP_AGENT_COLLECTOR"), "collector URL (SHADOWMAP_AGENT_COLLECTOR)")
-			secretFile := fs.String("enroll-secret-file", env("SHADOWMAP_AGENT_ENROLL_SECRET_FILE"), "file holding the enroll secret (SHADOWMAP_AGENT_ENROLL_SECRET_FILE, or SHADOWMAP_AGENT_ENROLL_SECRET)")
-			stateDir := fs.String("state-dir", firstNonEmpty(env("SHADOWMAP_AGENT_STATE_DIR"), DefaultStateDir()), "spool, enrollment and status")
-			interval := fs.Duration("interval", 5*time.Minute, "how often to spool and upload")
-			user := fs.String("user", firstNonEmpty(env("SHADOWMAP_AGENT_USER"), env("SUDO_USER"), env("USER"), env("USERNAME")), "OS account sightings are attributed to")
-			owner := fs.String("owner-email", env("SHADOWMAP_AGENT_OWNER_EMAIL"), "the device owner's email, when MDM knows it")
-			ifaces := fs.String("interfaces", env("SHADOWMAP_AGENT_INTERFACES"), "comma-separated interfaces to capture on (default: all)")
-			memLimit := fs.Int64("memory-limit", 16<<20, "soft heap limit in bytes: the agent collects garbage harder rather than grow")
-			if err := fs.Parse(args); err != nil {
-				return err
-			}
-			// A laptop agent must stay small: a soft limit makes the
-			// collector work harder instead of letting the heap grow.
-			debug.SetMemoryLimit(*memLimit)
-			secret := env("SHADOWMAP_AGENT_ENROLL_SECRET")
-			if *secretFile != "" {
-				b, err := os.ReadFile(*secretFile)
-				if err != nil {
-					return fmt.Errorf("read enroll secret: %w", err)
-				}
-				secret = strings.TrimSpace(string(b))
-			}
-			host, _ := os.Hostname()
-			log := slog.New(slog.NewTextHandler(stderr, nil))
-			a, err := New(Config{
-				CollectorURL: *collector, EnrollSecret: secret, StateDir: *stateDir, FlushInterval: *interval,
-				User: *user, Hostname: host, OS: runtime.GOOS, OwnerEmail: *owner, Version: version, Logger: log,
-			})
-			if err != nil {
-				return err
-			}
-			defer a.Close()
-			// Loading the catalog is the biggest allocation the agent
-			// ever makes; give that memory back before settling in.
-			debug.FreeOSMemory()
-			var list []string
-			if *ifaces != "" {
-				list = strings.Split(*ifaces, ",")
-			}
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			log.Info("agent running", "collector", *collector, "state_dir", *stateDir, "interval", *interval)
-			return a.Run(ctx, LiveSource(list, log, a.ReportSource))
-		},
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/shadowmap/shadowmap/agent/aggregate"
+	"github.com/shadowmap/shadowmap/agent/config"
 	"github.com/shadowmap/shadowmap/agent/spool"
 	"github.com/shadowmap/shadowmap/agent/upload"
 	"github.com/shadowmap/shadowmap/collector/api"
@@ -37,6 +38,11 @@ type Config struct {
 	// Version is the agent's version, reported to the collector.
 	Version string
 	Logger  *slog.Logger
+	// UnknownDomains turns on the opt-in unknown-domain telemetry:
+	// registrable domains that matched no app, with daily counts only.
+	UnknownDomains bool
+	// Settings is the redacted view of the settings in use, for `status`.
+	Settings []config.Entry
 }
 
 // Name is a name seen by a packet source.
@@ -177,7 +183,11 @@ func (a *Agent) Run(ctx context.Context, src Source) error {
 		a.keepInTouch(ctx, catalogs)
 	}()
 
-	agg := aggregate.New(a.catalog)
+	var aggOpts []aggregate.Option
+	if a.cfg.UnknownDomains {
+		aggOpts = append(aggOpts, aggregate.WithUnknownDomains(aggregate.UnknownDomainOptions{}))
+	}
+	agg := aggregate.New(a.catalog, aggOpts...)
 	a.today = map[string]bool{}
 	tick := time.NewTicker(a.cfg.FlushInterval)
 	defer tick.Stop()
@@ -281,7 +291,7 @@ func (a *Agent) keepInTouch(ctx context.Context, catalogs chan<- *signatures.Cat
 // api.MaxSightings, each with a fresh id kept across retries.
 func (a *Agent) flush(agg *aggregate.Aggregator) error {
 	a.matching = agg.Stats()
-	sightings := agg.Flush()
+	sightings, unknown := agg.FlushAll()
 	day := time.Now().UTC().Format(time.DateOnly)
 	if day != a.todayDay {
 		a.todayDay, a.today = day, map[string]bool{}
@@ -294,16 +304,20 @@ func (a *Agent) flush(agg *aggregate.Aggregator) error {
 		}
 	}
 	defer a.saveStatus()
-	for len(sightings) > 0 {
-		n := min(len(sightings), api.MaxSightings)
+	for len(sightings) > 0 || len(unknown) > 0 {
+		n, u := min(len(sightings), api.MaxSightings), min(len(unknown), api.MaxUnknownDomains)
 		id, err := batchID()
 		if err != nil {
 			return err
 		}
-		if err := a.spool.Put(api.SightingsBatch{BatchID: id, AgentVersion: a.cfg.Version, Sightings: sightings[:n]}); err != nil {
+		b := api.SightingsBatch{BatchID: id, AgentVersion: a.cfg.Version, Sightings: sightings[:n]}
+		if u > 0 {
+			b.UnknownDomains = unknown[:u]
+		}
+		if err := a.spool.Put(b); err != nil {
 			return err
 		}
-		sightings = sightings[n:]
+		sightings, unknown = sightings[n:], unknown[u:]
 	}
 	return nil
 }
@@ -313,7 +327,7 @@ func (a *Agent) saveStatus() {
 	st := Status{
 		Collector: a.cfg.CollectorURL, Updated: time.Now().UTC(), LastFlush: time.Now().UTC(),
 		SpoolBatches: sp.Batches, SpoolBytes: sp.Bytes, Dropped: a.dropped.Load(), Matching: a.matching,
-		Capture: a.currentSourceHealth(),
+		Capture: a.currentSourceHealth(), Settings: a.cfg.Settings,
 	}
 	for name := range a.today {
 		st.AppsToday = append(st.AppsToday, name)

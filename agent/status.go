@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/shadowmap/shadowmap/agent/aggregate"
+	"github.com/shadowmap/shadowmap/agent/config"
 )
 
 // statusFile is where a running agent leaves its health for `status`.
@@ -29,6 +30,12 @@ type Status struct {
 	// AppsToday are the apps seen today, by name: what will be reported.
 	AppsToday []string `json:"apps_today"`
 	LastError string   `json:"last_error,omitempty"`
+	// ConfigProblems are why the agent is waiting instead of running:
+	// its settings are missing or wrong.
+	ConfigProblems []string `json:"config_problems,omitempty"`
+	// Settings are the settings in use, redacted, with where each came
+	// from.
+	Settings []config.Entry `json:"settings,omitempty"`
 }
 
 // writeStatus saves st atomically in the state directory, readable by the
@@ -60,6 +67,12 @@ func ReadStatus(stateDir string) (Status, error) {
 
 // PrintStatus writes the status for a person.
 func PrintStatus(w io.Writer, st Status, now time.Time) {
+	if len(st.ConfigProblems) > 0 {
+		fmt.Fprintf(w, "NOT RUNNING: the agent's settings need fixing (it checks again every minute):\n")
+		for _, p := range st.ConfigProblems {
+			fmt.Fprintf(w, "  - %s\n", p)
+		}
+	}
 	fmt.Fprintf(w, "collector        %s\n", st.Collector)
 	fmt.Fprintf(w, "last update      %s (%s ago)\n", st.Updated.Format(time.RFC3339), now.Sub(st.Updated).Round(time.Second))
 	if c := st.Capture; c.State != "" {

@@ -107,7 +107,9 @@ func TestLiveCaptureToCollector(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	runDone := make(chan error, 1)
-	go func() { runDone <- a.Run(ctx, agent.LiveSource([]string{"lo"}, slog.New(slog.DiscardHandler), nil)) }()
+	go func() {
+		runDone <- a.Run(ctx, agent.LiveSource([]string{"lo"}, slog.New(slog.DiscardHandler), nil, nil))
+	}()
 
 	type app struct {
 		ID      string   `json:"id"`

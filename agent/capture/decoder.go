@@ -5,6 +5,8 @@ import (
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
+
+	"github.com/shadowmap/shadowmap/agent/capture/sni"
 )
 
 const (
@@ -21,6 +23,15 @@ type Decoder struct {
 	// datagrams sent to port 443 (quic reports which). When it returns a
 	// name and true, the name is emitted with Source "sni". Package
 	// capture/sni provides the implementation; it must not retain payload.
+	//
+	// A ClientHello too long for one packet is reassembled while SNI is
+	// set: over TCP, the segments that follow a ClientHello's first are
+	// appended to it and SNI is called again with the bytes so far; over
+	// QUIC, a client Initial packet in which SNI finds no name goes to a
+	// sni.QUICReassembler, which decrypts it and joins its CRYPTO frames
+	// with those of the connection's other Initial packets; the later
+	// Initial packets of a connection it follows go to it directly, without
+	// SNI.
 	SNI func(payload []byte, quic bool) (string, bool)
 
 	linkType layers.LinkType
@@ -42,6 +53,8 @@ type Decoder struct {
 	dns      layers.DNS
 
 	tcpFlows  flowTable
+	tlsFlows  tlsFlowTable
+	quic      sni.QUICReassembler
 	fragments fragmentTable
 	names     internTable
 	// msgNames holds the names already emitted for the current DNS message,
@@ -59,6 +72,7 @@ func NewDecoder(linkType layers.LinkType) *Decoder {
 		linkType:  linkType,
 		decoded:   make([]gopacket.LayerType, 0, 16),
 		tcpFlows:  newFlowTable(defaultMaxTCPFlows, defaultMaxTCPBytes),
+		tlsFlows:  newTLSFlowTable(defaultMaxTLSFlows, defaultMaxTLSBytes),
 		fragments: newFragmentTable(defaultMaxFragmentSets, defaultMaxFragmentBytes, defaultFragmentTimeout),
 		names:     newInternTable(defaultMaxInternedNames),
 		msgNames:  make([]string, 0, 16),
@@ -99,7 +113,13 @@ func NewDecoder(linkType layers.LinkType) *Decoder {
 func (d *Decoder) LinkType() layers.LinkType { return d.linkType }
 
 // Stats returns a copy of the counters.
-func (d *Decoder) Stats() Stats { return d.stats }
+func (d *Decoder) Stats() Stats {
+	s := d.stats
+	q := d.quic.Stats()
+	s.SNIReassembled += q.Names
+	s.Errors.QUICEvicted = q.Evicted
+	return s
+}
 
 // Decode decodes one packet captured at ts and calls emit for every name
 // found. data is not retained after Decode returns.
@@ -168,7 +188,7 @@ func (d *Decoder) handleUDP(ts time.Time, emit func(Observation)) {
 	case d.udp.SrcPort == dnsPort || d.udp.DstPort == dnsPort:
 		d.handleDNSMessage(d.udp.Payload, ts, emit)
 	case d.udp.DstPort == tlsPort && d.SNI != nil && len(d.udp.Payload) > 0:
-		d.handleSNI(d.udp.Payload, true, ts, emit)
+		d.handleQUIC(d.udp.Payload, ts, emit)
 	}
 }
 
@@ -178,22 +198,41 @@ func (d *Decoder) handleTCP(key flowKey, ts time.Time, emit func(Observation)) {
 	case d.tcp.SrcPort == dnsPort || d.tcp.DstPort == dnsPort:
 		d.handleDNSOverTCP(key, ts, emit)
 	case d.tcp.DstPort == tlsPort && d.SNI != nil && len(d.tcp.Payload) > 0:
-		d.handleSNI(d.tcp.Payload, false, ts, emit)
+		d.handleTLSSegment(key, ts, emit)
 	}
 }
 
-func (d *Decoder) handleSNI(payload []byte, quic bool, ts time.Time, emit func(Observation)) {
-	raw, ok := d.SNI(payload, quic)
-	if !ok {
-		return
+// handleQUIC looks for a server name in a UDP payload sent to port 443:
+// first in the packet alone, then in the CRYPTO stream of its connection.
+// A packet of a connection the reassembler already follows goes straight
+// to it, which saves deriving the keys again.
+func (d *Decoder) handleQUIC(payload []byte, ts time.Time, emit func(Observation)) {
+	var (
+		raw string
+		ok  bool
+	)
+	if !d.quic.Follows(payload) {
+		raw, ok = d.SNI(payload, true)
 	}
+	if !ok {
+		raw, ok = d.quic.Add(payload, ts)
+	}
+	if ok {
+		d.emitSNI(raw, ts, emit)
+	}
+}
+
+// emitSNI emits a server name the SNI hook or a reassembler returned and
+// reports whether it was a valid name.
+func (d *Decoder) emitSNI(raw string, ts time.Time, emit func(Observation)) bool {
 	name, ok := normalizeName(&d.names, raw)
 	if !ok {
 		d.stats.Errors.BadName++
-		return
+		return false
 	}
 	d.stats.SNINames++
 	emit(Observation{Time: ts, Name: name, Source: SourceSNI})
+	return true
 }
 
 // flowKey builds the TCP 4-tuple from the innermost IP layer and d.tcp.

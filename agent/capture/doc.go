@@ -9,7 +9,11 @@
 // and counted rather than grown. Bad input is counted in Stats, never
 // panicked on.
 //
+// ClientHellos and QUIC Initials that span several packets (post-quantum
+// key shares make them ~1.8 KB) are reassembled in bounded tables.
+//
 // ReadPcap replays a pcap or pcapng file through the same Decoder; Live
-// captures from the network (Linux AF_PACKET with a kernel filter; other
-// operating systems are not implemented yet).
+// captures from the network: Linux AF_PACKET and macOS BPF devices, both
+// with one kernel filter generated per link type, and on Windows the
+// DNS-Client event log (names only: no SNI there).
 package capture

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/gopacket/gopacket/afpacket"
@@ -47,13 +46,6 @@ const (
 	pollTimeout = 200 * time.Millisecond
 )
 
-// Values of the Linux kernel ABI used by the filter (linux/if_packet.h,
-// linux/if_arp.h).
-const (
-	packetOutgoing = 4   // PACKET_OUTGOING
-	arphrdLoopback = 772 // ARPHRD_LOOPBACK
-)
-
 // Live captures DNS and, when o.SNI is set, TLS and QUIC server names on the
 // interfaces of o until ctx ends, calling emit for every name found. emit is
 // never called concurrently. It returns the counters of all captures,
@@ -62,7 +54,7 @@ const (
 // later failures are logged and retried.
 func Live(ctx context.Context, o LiveOptions, emit func(Observation)) (Stats, error) {
 	o = o.withDefaults()
-	prog, err := captureFilter(o.SnapLen, true)
+	prog, err := captureFilter(filterConfig{linkHeader: linkHeaderNone, snapLen: o.SnapLen, dropLoopbackOutgoing: true})
 	if err != nil {
 		return Stats{}, err
 	}
@@ -70,70 +62,21 @@ func Live(ctx context.Context, o LiveOptions, emit func(Observation)) (Stats, er
 	if err != nil {
 		return Stats{}, fmt.Errorf("capture: assemble filter: %w", err)
 	}
-	var emitMu sync.Mutex
-	s := &liveSupervisor{
-		opts:    o,
-		filter:  filter,
-		running: make(map[liveKey]*liveCapture),
-		emit: func(obs Observation) {
-			emitMu.Lock()
-			defer emitMu.Unlock()
-			emit(obs)
-		},
-	}
-	defer s.stopAll()
-	if err := s.reconcile(ctx, true); err != nil {
-		s.stopAll()
-		return s.totals(), err
-	}
-	ticker := time.NewTicker(reattachInterval)
-	defer ticker.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			s.stopAll()
-			return s.totals(), nil
-		case <-ticker.C:
-			_ = s.reconcile(ctx, false)
+	open := func(key liveKey) (packetReader, error) {
+		tp, err := openPacketSocket(key.name, filter)
+		if err != nil {
+			return nil, err
 		}
+		return packetSocket{tp}, nil
 	}
+	return newLiveSupervisor(o, func() ([]liveKey, error) { return wantedLinux(o.Interfaces) }, open, emit).run(ctx)
 }
 
-// liveKey identifies one capture socket. An interface removed and created
-// again under the same name gets a new index, and so a new socket.
-type liveKey struct {
-	name  string // "" means all interfaces
-	index int
-}
-
-func (k liveKey) String() string {
-	if k.name == "" {
-		return "all interfaces"
-	}
-	return k.name
-}
-
-type liveCapture struct {
-	cancel context.CancelFunc
-	done   chan struct{}
-}
-
-// liveSupervisor starts and stops one capture goroutine per socket.
-type liveSupervisor struct {
-	opts   LiveOptions
-	filter []bpf.RawInstruction
-	emit   func(Observation)
-
-	running map[liveKey]*liveCapture // touched by the Live goroutine only
-	wg      sync.WaitGroup
-
-	mu    sync.Mutex // guards total
-	total Stats      // counters of captures that have ended
-}
-
-// wanted lists the sockets that should be open now.
-func (s *liveSupervisor) wanted() ([]liveKey, error) {
-	if len(s.opts.Interfaces) == 0 {
+// wantedLinux lists the sockets that should be open now: one unbound
+// socket when no interface is named, else one per named interface that is
+// up.
+func wantedLinux(names []string) ([]liveKey, error) {
+	if len(names) == 0 {
 		return []liveKey{{}}, nil
 	}
 	ifaces, err := net.Interfaces()
@@ -142,96 +85,11 @@ func (s *liveSupervisor) wanted() ([]liveKey, error) {
 	}
 	var keys []liveKey
 	for _, iface := range ifaces {
-		if iface.Flags&net.FlagUp != 0 && slices.Contains(s.opts.Interfaces, iface.Name) {
+		if iface.Flags&net.FlagUp != 0 && slices.Contains(names, iface.Name) {
 			keys = append(keys, liveKey{name: iface.Name, index: iface.Index})
 		}
 	}
 	return keys, nil
-}
-
-// reconcile stops captures that ended or whose interface went away and
-// starts captures on interfaces that came up. At the start (initial) it
-// fails when nothing could be opened.
-func (s *liveSupervisor) reconcile(ctx context.Context, initial bool) error {
-	keys, err := s.wanted()
-	if err != nil {
-		s.opts.Logger.Warn("capture: re-attach", "err", err)
-		if initial {
-			return err
-		}
-		return nil
-	}
-	for key, c := range s.running {
-		ended := false
-		select {
-		case <-c.done:
-			ended = true
-		default:
-		}
-		if ended || !slices.Contains(keys, key) {
-			c.cancel()
-			<-c.done
-			delete(s.running, key)
-			s.opts.Logger.Info("capture: stopped", "interface", key.String())
-		}
-	}
-	var errs []error
-	for _, key := range keys {
-		if _, ok := s.running[key]; ok {
-			continue
-		}
-		if err := s.start(ctx, key); err != nil {
-			s.opts.Logger.Warn("capture: start", "interface", key.String(), "err", err)
-			errs = append(errs, err)
-			continue
-		}
-		s.opts.Logger.Info("capture: started", "interface", key.String())
-	}
-	if initial && len(s.running) == 0 {
-		if len(errs) > 0 {
-			return errors.Join(errs...)
-		}
-		s.opts.Logger.Info("capture: no named interface is up yet; waiting", "interfaces", s.opts.Interfaces)
-	}
-	return nil
-}
-
-// start opens the socket for key and reads it on a new goroutine.
-func (s *liveSupervisor) start(ctx context.Context, key liveKey) error {
-	tp, err := openPacketSocket(key.name, s.filter)
-	if err != nil {
-		return err
-	}
-	cctx, cancel := context.WithCancel(ctx)
-	c := &liveCapture{cancel: cancel, done: make(chan struct{})}
-	s.running[key] = c
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		defer close(c.done)
-		stats, err := readPackets(cctx, tp, s.opts.SNI, s.emit)
-		if err != nil {
-			s.opts.Logger.Warn("capture: read", "interface", key.String(), "err", err)
-		}
-		s.mu.Lock()
-		s.total.add(stats)
-		s.mu.Unlock()
-	}()
-	return nil
-}
-
-func (s *liveSupervisor) stopAll() {
-	for key, c := range s.running {
-		c.cancel()
-		delete(s.running, key)
-	}
-	s.wg.Wait()
-}
-
-func (s *liveSupervisor) totals() Stats {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.total
 }
 
 // openPacketSocket opens an AF_PACKET socket on the named interface ("" for
@@ -262,29 +120,31 @@ func openPacketSocket(name string, filter []bpf.RawInstruction) (*afpacket.TPack
 	return tp, nil
 }
 
-// readPackets decodes packets from tp until ctx ends or the socket fails,
-// then closes tp. The returned Stats include the kernel's drop count.
-func readPackets(ctx context.Context, tp *afpacket.TPacket, sni func([]byte, bool) (string, bool), emit func(Observation)) (Stats, error) {
-	defer tp.Close()
-	dec := NewDecoder(layers.LinkTypeRaw)
-	dec.SNI = sni
-	var readErr error
-	for ctx.Err() == nil {
-		data, ci, err := tp.ZeroCopyReadPacketData()
-		if errors.Is(err, afpacket.ErrTimeout) {
-			continue
-		}
-		if err != nil {
-			readErr = fmt.Errorf("capture: read packet: %w", err)
-			break
-		}
-		dec.Decode(data, ci.Timestamp, emit)
+// packetSocket reads an AF_PACKET socket for the supervisor.
+type packetSocket struct{ tp *afpacket.TPacket }
+
+// linkType is raw IP: SOCK_DGRAM sockets strip the link header.
+func (p packetSocket) linkType() layers.LinkType { return layers.LinkTypeRaw }
+
+func (p packetSocket) readPacket() ([]byte, time.Time, error) {
+	data, ci, err := p.tp.ZeroCopyReadPacketData()
+	if errors.Is(err, afpacket.ErrTimeout) {
+		return nil, time.Time{}, errReadTimeout
 	}
-	stats := dec.Stats()
-	v2, v3, err := tp.SocketStats()
+	return data, ci.Timestamp, err
+}
+
+// dropped reads the kernel's counters, which afpacket accumulates across
+// calls.
+func (p packetSocket) dropped() (uint64, error) {
+	v2, v3, err := p.tp.SocketStats()
 	if err != nil {
-		return stats, errors.Join(readErr, fmt.Errorf("capture: socket stats: %w", err))
+		return 0, err
 	}
-	stats.Dropped = uint64(v2.Drops()) + uint64(v3.Drops())
-	return stats, readErr
+	return uint64(v2.Drops()) + uint64(v3.Drops()), nil
+}
+
+func (p packetSocket) close() error {
+	p.tp.Close()
+	return nil
 }

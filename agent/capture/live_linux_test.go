@@ -14,84 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gopacket/gopacket/afpacket"
+	"github.com/gopacket/gopacket/layers"
 	"golang.org/x/net/bpf"
 )
-
-func TestCaptureFilter(t *testing.T) {
-	const snapLen = 1500
-	prog, err := captureFilter(snapLen, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	vm, err := bpf.NewVM(prog)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The full program, with the loopback rule, must assemble too.
-	full, err := captureFilter(snapLen, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := bpf.Assemble(full); err != nil {
-		t.Fatal(err)
-	}
-
-	query := dnsQuery(t, 1, "app.example.com")
-	clientHello := []byte{0x16, 0x03, 0x01, 0x00, 0x05, 0x01, 0x00, 0x00, 0x01, 0x00}
-	appData := []byte{0x17, 0x03, 0x03, 0x00, 0x01, 0x00}
-	quicInitial := []byte{0xc3, 0x00, 0x00, 0x00, 0x01, 0x08}
-	quicShort := []byte{0x43, 0x01, 0x02, 0x03}
-	bigUDP4 := udpPacket(t, flow{srcPort: 53, dstPort: 40000}, bytes.Repeat([]byte{0}, 3000))
-	bigUDP6 := udpPacket(t, flow{ipv6: true, srcPort: 53, dstPort: 40000}, bytes.Repeat([]byte{0}, 3000))
-	frags4 := ipv4Fragments(t, bigUDP4, 1400)
-	frags6 := ipv6Fragments(t, bigUDP6, 1400, 7)
-
-	tests := []struct {
-		name   string
-		packet []byte
-		keep   bool
-	}{
-		{"udp4 dns query", udpPacket(t, flow{srcPort: 40000, dstPort: 53}, query), true},
-		{"udp6 dns query", udpPacket(t, flow{ipv6: true, srcPort: 40000, dstPort: 53}, query), true},
-		{"udp4 dns response", udpPacket(t, flow{srcPort: 53, dstPort: 40000, reply: true}, query), true},
-		{"tcp4 dns syn", tcpPacket(t, flow{srcPort: 40000, dstPort: 53}, 1, true, false, nil), true},
-		{"tcp6 dns response", tcpPacket(t, flow{ipv6: true, srcPort: 53, dstPort: 40000, reply: true}, 1, false, false, query), true},
-		{"tcp4 client hello", tcpPacket(t, flow{srcPort: 40000, dstPort: 443}, 1, false, false, clientHello), true},
-		{"tcp6 client hello", tcpPacket(t, flow{ipv6: true, srcPort: 40000, dstPort: 443}, 1, false, false, clientHello), true},
-		{"tcp4 tls application data", tcpPacket(t, flow{srcPort: 40000, dstPort: 443}, 1, false, false, appData), false},
-		{"tcp6 tls application data", tcpPacket(t, flow{ipv6: true, srcPort: 40000, dstPort: 443}, 1, false, false, appData), false},
-		{"tcp4 443 syn", tcpPacket(t, flow{srcPort: 40000, dstPort: 443}, 1, true, false, nil), false},
-		{"tcp4 server hello", tcpPacket(t, flow{srcPort: 443, dstPort: 40000, reply: true}, 1, false, false, clientHello), false},
-		{"udp4 quic initial", udpPacket(t, flow{srcPort: 40000, dstPort: 443}, quicInitial), true},
-		{"udp6 quic initial", udpPacket(t, flow{ipv6: true, srcPort: 40000, dstPort: 443}, quicInitial), true},
-		{"udp4 quic short header", udpPacket(t, flow{srcPort: 40000, dstPort: 443}, quicShort), false},
-		{"udp6 quic short header", udpPacket(t, flow{ipv6: true, srcPort: 40000, dstPort: 443}, quicShort), false},
-		{"udp4 other port", udpPacket(t, flow{srcPort: 40000, dstPort: 123}, query), false},
-		{"tcp6 other port", tcpPacket(t, flow{ipv6: true, srcPort: 40000, dstPort: 80}, 1, false, false, clientHello), false},
-		{"ipv4 first fragment", frags4[0], true},
-		{"ipv4 later fragment", frags4[1], true},
-		{"ipv6 first fragment", frags6[0], true},
-		{"ipv6 later fragment", frags6[1], true},
-		{"not ip", []byte{0x00, 0x01, 0x08, 0x00, 0x06, 0x04}, false},
-		{"empty", nil, false},
-		{"truncated ipv4", udpPacket(t, flow{srcPort: 40000, dstPort: 53}, query)[:16], false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := vm.Run(tt.packet)
-			if err != nil {
-				t.Fatal(err)
-			}
-			want := 0
-			if tt.keep {
-				want = snapLen
-			}
-			if got != want {
-				t.Errorf("filter returned %d, want %d", got, want)
-			}
-		})
-	}
-}
 
 func TestLiveLoopback(t *testing.T) {
 	if os.Geteuid() != 0 {
@@ -256,4 +182,136 @@ func sniHandshake(t *testing.T, name string) bool {
 	// been sent by then.
 	_ = c.Handshake()
 	return true
+}
+
+// TestLiveStatusLoopback checks that a live capture reports its running
+// counters and interfaces while it runs.
+func TestLiveStatusLoopback(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("live capture needs root")
+	}
+	statuses := make(chan LiveStatus, 256)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() {
+		_, err := Live(ctx, LiveOptions{
+			Interfaces:     []string{"lo"},
+			StatusInterval: 20 * time.Millisecond,
+			OnStatus: func(st LiveStatus) {
+				select {
+				case statuses <- st:
+				default:
+				}
+			},
+		}, func(Observation) {})
+		done <- err
+	}()
+	defer func() {
+		cancel()
+		if done != nil {
+			if err := <-done; err != nil {
+				t.Errorf("Live: %v", err)
+			}
+		}
+	}()
+
+	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	dns := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 53}
+	for i := 0; ; i++ {
+		if i == 500 {
+			t.Fatal("no status with counted names")
+		}
+		if _, err := conn.WriteTo(dnsQuery(t, 1, fmt.Sprintf("status%d.live-test.example", i)), dns); err != nil {
+			t.Fatal(err)
+		}
+		var st LiveStatus
+		select {
+		case st = <-statuses:
+		case err := <-done:
+			done = nil
+			t.Fatalf("Live ended: %v", err)
+		}
+		if len(st.Interfaces) != 1 || st.Interfaces[0] != "lo" {
+			t.Fatalf("interfaces = %v, want [lo]", st.Interfaces)
+		}
+		if st.Stats.Names > 0 {
+			if st.Stats.Packets < st.Stats.Names {
+				t.Errorf("stats = %+v: fewer packets than names", st.Stats)
+			}
+			return
+		}
+	}
+}
+
+// TestEthernetFilterInKernel runs the filter built for 14-byte Ethernet
+// headers (what macOS uses on en0) in the Linux kernel: "lo" frames carry an
+// Ethernet header on SOCK_RAW sockets. The kernel must accept the program
+// and keep DNS while dropping other traffic.
+func TestEthernetFilterInKernel(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("packet sockets need root")
+	}
+	cfg, _ := linkFilterConfig(layers.LinkTypeEthernet, defaultSnapLen)
+	prog, err := captureFilter(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := bpf.Assemble(prog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp, err := afpacket.NewTPacket(afpacket.OptInterface("lo"), afpacket.OptSocketType(afpacket.SocketRaw),
+		afpacket.OptPollTimeout(50*time.Millisecond), afpacket.OptBlockTimeout(10*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tp.Close()
+	if err := tp.SetBPF(raw); err != nil {
+		t.Fatalf("kernel refused the filter: %v", err)
+	}
+	// Drain what passed before the filter was attached.
+	for {
+		if _, _, err := tp.ZeroCopyReadPacketData(); err != nil {
+			break
+		}
+	}
+	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	dec := NewDecoder(layers.LinkTypeEthernet)
+	var names []string
+	for i := 0; i < 50 && len(names) == 0; i++ {
+		// Port 9 (discard) must not pass; port 53 must.
+		if _, err := conn.WriteTo(dnsQuery(t, 1, "dropped.kernel-test.example"), &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.WriteTo(dnsQuery(t, 1, "kept.kernel-test.example"), &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 53}); err != nil {
+			t.Fatal(err)
+		}
+		for {
+			data, ci, err := tp.ZeroCopyReadPacketData()
+			if err != nil {
+				break
+			}
+			dec.Decode(data, ci.Timestamp, func(o Observation) {
+				if strings.HasSuffix(o.Name, ".kernel-test.example") {
+					names = append(names, o.Name)
+				}
+			})
+		}
+	}
+	if len(names) == 0 {
+		t.Fatal("no DNS query passed the Ethernet filter")
+	}
+	for _, n := range names {
+		if n != "kept.kernel-test.example" {
+			t.Errorf("%s passed the filter", n)
+		}
+	}
 }

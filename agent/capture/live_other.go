@@ -1,4 +1,4 @@
-//go:build !linux
+//go:build !linux && !darwin && !windows
 
 package capture
 
@@ -8,8 +8,8 @@ import (
 	"runtime"
 )
 
-// Live is not implemented on this OS yet: the macOS BPF device and Windows
-// DNS-Client event sources are still to come. Replay captures with ReadPcap.
+// Live is not implemented on this OS: the agent supports Linux, macOS and
+// Windows. Replay captures with ReadPcap.
 func Live(ctx context.Context, o LiveOptions, emit func(Observation)) (Stats, error) {
-	return Stats{}, errors.New("capture: live capture is not implemented on " + runtime.GOOS + " yet")
+	return Stats{}, errors.New("capture: live capture is not implemented on " + runtime.GOOS)
 }

@@ -24,6 +24,9 @@ type Stats struct {
 	Names       uint64 // observations emitted with Source "dns"
 	SNINames    uint64 // observations emitted with Source "sni"
 	Reassembled uint64 // IP datagrams rebuilt from fragments
+	// SNIReassembled counts the SNINames found in a ClientHello that
+	// spanned two or more TCP segments or QUIC Initial packets.
+	SNIReassembled uint64
 	// Dropped counts packets the kernel accepted for a live capture but
 	// dropped because the capture buffer was full (live capture only).
 	Dropped uint64
@@ -44,12 +47,16 @@ type ErrorCounts struct {
 	TCPEvicted      uint64 // DNS over TCP flows evicted to stay within bounds
 	FragEvicted     uint64 // IP fragment sets evicted (table full, too old, or too large)
 	FragInvalid     uint64 // fragments that overlap inconsistently or exceed 64 KiB
+	TLSGap          uint64 // ClientHello over TCP with missing bytes; buffered start dropped
+	TLSEvicted      uint64 // unfinished ClientHellos over TCP dropped: table full, too old, or a new connection
+	QUICEvicted     uint64 // unfinished QUIC ClientHellos dropped: table full, too old, or over 16 KiB
 }
 
 // Total is the sum of all error counters.
 func (e ErrorCounts) Total() uint64 {
 	return e.Link + e.NotDNS + e.Truncated + e.Malformed + e.CompressionLoop + e.NameTooLong +
-		e.BadName + e.TooManyNames + e.TCPGap + e.TCPEvicted + e.FragEvicted + e.FragInvalid
+		e.BadName + e.TooManyNames + e.TCPGap + e.TCPEvicted + e.FragEvicted + e.FragInvalid +
+		e.TLSGap + e.TLSEvicted + e.QUICEvicted
 }
 
 func (s *Stats) add(o Stats) {
@@ -58,6 +65,7 @@ func (s *Stats) add(o Stats) {
 	s.Names += o.Names
 	s.SNINames += o.SNINames
 	s.Reassembled += o.Reassembled
+	s.SNIReassembled += o.SNIReassembled
 	s.Dropped += o.Dropped
 	e, f := &s.Errors, o.Errors
 	e.Link += f.Link
@@ -72,4 +80,7 @@ func (s *Stats) add(o Stats) {
 	e.TCPEvicted += f.TCPEvicted
 	e.FragEvicted += f.FragEvicted
 	e.FragInvalid += f.FragInvalid
+	e.TLSGap += f.TLSGap
+	e.TLSEvicted += f.TLSEvicted
+	e.QUICEvicted += f.QUICEvicted
 }

@@ -13,7 +13,9 @@ type sightingKey struct {
 }
 
 // folder merges sightings by (app, domain, tenant, user, source, day):
-// counts are summed, first and last seen widened. Batches are added one at
+// counts are summed, first and last seen widened. Folding keeps sightings
+// only: the opt-in unknown-domain counts of folded batches are the first
+// detail a full spool gives up. Batches are added one at
 // a time so folding a full spool holds one batch and the daily counts in
 // memory, not every batch.
 type folder struct {

@@ -211,17 +211,28 @@ func (u *Uploader) Drain(ctx context.Context) (sent int, wait time.Duration, err
 	}
 }
 
-// split replaces a batch the collector found too large with two halves.
+// split replaces a batch the collector found too large with two halves,
+// each with half the sightings and half the unknown-domain counts.
 func (u *Uploader) split(b api.SightingsBatch) error {
-	if len(b.Sightings) < 2 {
-		u.log.Warn("a one-sighting batch is too large; dropping it", "batch", b.BatchID)
+	if len(b.Sightings) < 2 && len(b.UnknownDomains) < 2 {
+		u.log.Warn("a batch of one record is too large; dropping it", "batch", b.BatchID)
 		return u.queue.Ack(b.BatchID)
 	}
-	half := len(b.Sightings) / 2
-	for i, part := range [][]api.Sighting{b.Sightings[:half], b.Sightings[half:]} {
-		nb := api.SightingsBatch{BatchID: fmt.Sprintf("%s.%d", b.BatchID, i), AgentVersion: b.AgentVersion, Sightings: part}
+	hs, hu := len(b.Sightings)/2, len(b.UnknownDomains)/2
+	halves := [2]api.SightingsBatch{
+		{Sightings: b.Sightings[:hs], UnknownDomains: b.UnknownDomains[:hu]},
+		{Sightings: b.Sightings[hs:], UnknownDomains: b.UnknownDomains[hu:]},
+	}
+	for i, nb := range halves {
+		nb.BatchID, nb.AgentVersion = fmt.Sprintf("%s.%d", b.BatchID, i), b.AgentVersion
 		if len(nb.BatchID) > api.MaxBatchIDLen {
 			nb.BatchID = nb.BatchID[len(nb.BatchID)-api.MaxBatchIDLen:]
+		}
+		if len(nb.Sightings) == 0 && len(nb.UnknownDomains) == 0 {
+			continue
+		}
+		if len(nb.UnknownDomains) == 0 {
+			nb.UnknownDomains = nil
 		}
 		if err := u.queue.Put(nb); err != nil {
 			return fmt.Errorf("split %s: %w", b.BatchID, err)

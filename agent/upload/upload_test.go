@@ -53,7 +53,9 @@ type fakeCollector struct {
 	enrolls  int
 	tokens   map[string]bool
 	received []string
-	maxRows  int // batches with more sightings get 413
+	maxRows  int // batches with more sightings or unknown domains get 413
+	// unknown counts the unknown-domain counts received.
+	unknown int
 }
 
 func (f *fakeCollector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -81,7 +83,7 @@ func (f *fakeCollector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			json.NewEncoder(w).Encode(api.Error{Error: err.Error(), Code: "bad_request"})
 			return
 		}
-		if f.maxRows > 0 && len(b.Sightings) > f.maxRows {
+		if f.maxRows > 0 && (len(b.Sightings) > f.maxRows || len(b.UnknownDomains) > f.maxRows) {
 			w.WriteHeader(413)
 			json.NewEncoder(w).Encode(api.Error{Error: "too large", Code: "too_large"})
 			return
@@ -102,6 +104,7 @@ func (f *fakeCollector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		f.received = append(f.received, b.BatchID)
+		f.unknown += len(b.UnknownDomains)
 		json.NewEncoder(w).Encode(api.SightingsResponse{Accepted: len(b.Sightings)})
 	default:
 		http.NotFound(w, r)
@@ -213,6 +216,22 @@ func TestDrainFailures(t *testing.T) {
 		}
 		if rows < 4 {
 			t.Errorf("received %v", f.received)
+		}
+	})
+	t.Run("413 splits unknown-domain counts too", func(t *testing.T) {
+		f := &fakeCollector{tokens: map[string]bool{}, maxRows: 2}
+		q := &memQueue{}
+		b := batch("mixed", 1)
+		for i := range 7 {
+			b.UnknownDomains = append(b.UnknownDomains, api.UnknownDomain{Domain: fmt.Sprintf("vendor%d.com", i), Day: b.Sightings[0].Day, Count: 3})
+		}
+		q.Put(b)
+		u, _ := newUploader(t, f, q)
+		if _, _, err := u.Drain(context.Background()); err != nil || len(q.batches) != 0 {
+			t.Fatalf("err %v, left %d", err, len(q.batches))
+		}
+		if f.unknown != 7 {
+			t.Errorf("the collector received %d of 7 unknown-domain counts in %v", f.unknown, f.received)
 		}
 	})
 	t.Run("400 drops the batch and goes on", func(t *testing.T) {

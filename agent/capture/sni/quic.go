@@ -12,7 +12,7 @@ import (
 type quicVersion struct {
 	number      uint32
 	initialType byte // long packet type bits of an Initial packet
-	salt        []byte
+	salt        [20]byte
 	keyLabel    string
 	ivLabel     string
 	hpLabel     string
@@ -27,7 +27,7 @@ func quicVersionFor(number uint32) (quicVersion, bool) {
 		return quicVersion{
 			number:      number,
 			initialType: 0b00,
-			salt: []byte{0x38, 0x76, 0x2c, 0xf7, 0xf5, 0x59, 0x34, 0xb3, 0x4d, 0x17,
+			salt: [20]byte{0x38, 0x76, 0x2c, 0xf7, 0xf5, 0x59, 0x34, 0xb3, 0x4d, 0x17,
 				0x9a, 0xe6, 0xa4, 0xc8, 0x0c, 0xad, 0xcc, 0xbb, 0x7f, 0x0a},
 			keyLabel: "quic key",
 			ivLabel:  "quic iv",
@@ -37,7 +37,7 @@ func quicVersionFor(number uint32) (quicVersion, bool) {
 		return quicVersion{
 			number:      number,
 			initialType: 0b01,
-			salt: []byte{0x0d, 0xed, 0xe3, 0xde, 0xf7, 0x00, 0xa6, 0xdb, 0x81, 0x93,
+			salt: [20]byte{0x0d, 0xed, 0xe3, 0xde, 0xf7, 0x00, 0xa6, 0xdb, 0x81, 0x93,
 				0x81, 0xbe, 0x6e, 0x26, 0x9d, 0xcb, 0xf9, 0xbd, 0x2e, 0xd9},
 			keyLabel: "quicv2 key",
 			ivLabel:  "quicv2 iv",
@@ -73,7 +73,8 @@ const (
 //
 // Only the first packet of the datagram and only the CRYPTO data in it are
 // used: when a ClientHello spans two Initial packets the name is found only
-// if its extension is in the first.
+// if its extension is in the first. QUICReassembler follows connections
+// across packets.
 func FromQUIC(packet []byte) (string, bool) {
 	plaintext, ok := openClientInitial(packet)
 	if !ok {
@@ -89,88 +90,136 @@ func FromQUIC(packet []byte) (string, bool) {
 // openClientInitial parses the long header of an Initial packet, removes
 // header protection and returns the decrypted payload (the frames).
 func openClientInitial(packet []byte) ([]byte, bool) {
+	h, ok := parseInitialHeader(packet)
+	if !ok {
+		return nil, false
+	}
+	keys, ok := newInitialKeys(h.version, h.dcid)
+	if !ok {
+		return nil, false
+	}
+	plaintext, _, ok := keys.open(h, nil, nil)
+	return plaintext, ok
+}
+
+// initialHeader is the cleartext part of a client Initial packet's long
+// header, before header protection is removed.
+type initialHeader struct {
+	version quicVersion
+	dcid    []byte
+	// packet is the Initial packet alone: later bytes of the datagram
+	// (coalesced packets, padding) are cut off.
+	packet             []byte
+	packetNumberOffset int
+}
+
+// parseInitialHeader reads the long header of a QUIC v1 or v2 Initial
+// packet up to the (still protected) packet number.
+func parseInitialHeader(packet []byte) (initialHeader, bool) {
 	r := newReader(packet)
 	first, _ := r.uint8()
 	versionBytes := r.take(4)
 	if !r.ok || first&longHeaderForm == 0 {
-		return nil, false
+		return initialHeader{}, false
 	}
 	version, ok := quicVersionFor(binary.BigEndian.Uint32(versionBytes))
 	if !ok || byte(first>>4)&0b11 != version.initialType {
-		return nil, false
+		return initialHeader{}, false
 	}
 	dcid := r.vector8()
 	scid := r.vector8()
 	tokenLength, _ := r.varint()
 	if !r.ok || len(dcid) > maxConnectionIDBytes || len(scid) > maxConnectionIDBytes ||
 		tokenLength > uint64(r.remaining()) {
-		return nil, false
+		return initialHeader{}, false
 	}
 	r.skip(int(tokenLength))
 	payloadLength, _ := r.varint()
 	if !r.ok || payloadLength > uint64(r.remaining()) {
-		return nil, false
+		return initialHeader{}, false
 	}
 	packetNumberOffset := len(packet) - r.remaining()
-	// Later bytes of the datagram are coalesced packets or padding.
 	packet = packet[:packetNumberOffset+int(payloadLength)]
-	sampleOffset := packetNumberOffset + headerProtectionSkip
-	if sampleOffset+headerSampleLength > len(packet) {
-		return nil, false
+	if packetNumberOffset+headerProtectionSkip+headerSampleLength > len(packet) {
+		return initialHeader{}, false
 	}
+	return initialHeader{version: version, dcid: dcid, packet: packet, packetNumberOffset: packetNumberOffset}, true
+}
 
+// initialKeys are the client's Initial packet protection keys of one
+// connection, ready to use: deriving them costs several allocations, so a
+// connection followed across packets keeps them.
+type initialKeys struct {
+	aead             cipher.AEAD
+	headerProtection cipher.Block
+	iv               [aeadNonceLength]byte
+	// mask and nonce are scratch space for open: as arguments of
+	// interface methods they would otherwise escape on every packet.
+	mask  [aes.BlockSize]byte
+	nonce [aeadNonceLength]byte
+}
+
+func newInitialKeys(version quicVersion, dcid []byte) (initialKeys, bool) {
 	key, iv, headerKey, ok := clientInitialKeys(version, dcid)
 	if !ok {
-		return nil, false
+		return initialKeys{}, false
 	}
 	headerCipher, err := aes.NewCipher(headerKey)
 	if err != nil {
-		return nil, false
+		return initialKeys{}, false
 	}
-	var mask [aes.BlockSize]byte
-	headerCipher.Encrypt(mask[:], packet[sampleOffset:sampleOffset+headerSampleLength])
-
-	unprotectedFirst := first ^ int(mask[0]&0x0f)
-	packetNumberLength := unprotectedFirst&0b11 + 1
-	headerLength := packetNumberOffset + packetNumberLength
-	if headerLength+aeadTagLength > len(packet) {
-		return nil, false
-	}
-	// The header is authenticated as associated data once unprotected; the
-	// caller's bytes are left alone.
-	header := make([]byte, headerLength)
-	copy(header, packet[:headerLength])
-	header[0] = byte(unprotectedFirst)
-	var nonce [aeadNonceLength]byte
-	copy(nonce[:], iv)
-	for i := 0; i < packetNumberLength; i++ {
-		header[packetNumberOffset+i] ^= mask[1+i]
-		// The packet number is the last bytes of the nonce (big-endian),
-		// XORed into the IV. The first Initial has nothing to decode the
-		// truncated number against, so it is used as it is.
-		nonce[aeadNonceLength-packetNumberLength+i] ^= header[packetNumberOffset+i]
-	}
-
 	block, err := aes.NewCipher(key)
 	if err != nil {
-		return nil, false
+		return initialKeys{}, false
 	}
 	aead, err := cipher.NewGCM(block)
 	if err != nil {
-		return nil, false
+		return initialKeys{}, false
+	}
+	k := initialKeys{aead: aead, headerProtection: headerCipher}
+	copy(k.iv[:], iv)
+	return k, true
+}
+
+// open removes header protection and decrypts the packet of h. The
+// plaintext is appended to dst[:0] and the unprotected header, which is the
+// associated data, to header[:0]; both are returned so callers can reuse
+// them. The caller's packet bytes are left alone.
+func (k *initialKeys) open(h initialHeader, dst, header []byte) (plaintext, headerOut []byte, ok bool) {
+	packet := h.packet
+	sampleOffset := h.packetNumberOffset + headerProtectionSkip
+	mask := &k.mask
+	k.headerProtection.Encrypt(mask[:], packet[sampleOffset:sampleOffset+headerSampleLength])
+
+	unprotectedFirst := packet[0] ^ mask[0]&0x0f
+	packetNumberLength := int(unprotectedFirst&0b11) + 1
+	headerLength := h.packetNumberOffset + packetNumberLength
+	if headerLength+aeadTagLength > len(packet) {
+		return dst, header, false
+	}
+	header = append(header[:0], packet[:headerLength]...)
+	header[0] = unprotectedFirst
+	k.nonce = k.iv
+	nonce := &k.nonce
+	for i := 0; i < packetNumberLength; i++ {
+		header[h.packetNumberOffset+i] ^= mask[1+i]
+		// The packet number is the last bytes of the nonce (big-endian),
+		// XORed into the IV. The first Initial has nothing to decode the
+		// truncated number against, so it is used as it is.
+		nonce[aeadNonceLength-packetNumberLength+i] ^= header[h.packetNumberOffset+i]
 	}
 	ciphertext := packet[headerLength:]
-	plaintext, err := aead.Open(make([]byte, 0, len(ciphertext)), nonce[:], ciphertext, header)
+	plaintext, err := k.aead.Open(dst[:0], nonce[:], ciphertext, header)
 	if err != nil {
-		return nil, false
+		return dst, header, false
 	}
-	return plaintext, true
+	return plaintext, header, true
 }
 
 // clientInitialKeys derives the client's Initial packet protection keys from
 // the Destination Connection ID of the client's first Initial packet.
 func clientInitialKeys(version quicVersion, dcid []byte) (key, iv, headerKey []byte, ok bool) {
-	initialSecret, err := hkdf.Extract(sha256.New, dcid, version.salt)
+	initialSecret, err := hkdf.Extract(sha256.New, dcid, version.salt[:])
 	if err != nil {
 		return nil, nil, nil, false
 	}
@@ -215,35 +264,15 @@ func reassembleCrypto(frames []byte) ([]byte, bool) {
 	var fragments [maxCryptoFragments]cryptoFragment
 	fragmentCount := 0
 	end := uint64(0)
-
-	r := newReader(frames)
-walk:
-	for r.remaining() > 0 {
-		frameType, _ := r.varint()
-		switch frameType {
-		case frameTypePadding, frameTypePing:
-		case frameTypeAck, frameTypeAckECN:
-			skipAckFrame(&r, frameType == frameTypeAckECN)
-		case frameTypeCrypto:
-			offset, _ := r.varint()
-			length, _ := r.varint()
-			if !r.ok || length > uint64(r.remaining()) {
-				break walk
-			}
-			data := r.take(int(length))
-			if length == 0 || offset >= maxCryptoDataLength || fragmentCount == len(fragments) {
-				continue
-			}
-			fragments[fragmentCount] = cryptoFragment{offset: offset, data: data}
-			fragmentCount++
-			end = max(end, min(offset+length, maxCryptoDataLength))
-		default:
-			break walk
+	walkCryptoFrames(frames, func(offset uint64, data []byte) bool {
+		if offset >= maxCryptoDataLength || fragmentCount == len(fragments) {
+			return true
 		}
-		if !r.ok {
-			break
-		}
-	}
+		fragments[fragmentCount] = cryptoFragment{offset: offset, data: data}
+		fragmentCount++
+		end = max(end, min(offset+uint64(len(data)), maxCryptoDataLength))
+		return true
+	})
 	if fragmentCount == 0 {
 		return nil, false
 	}

@@ -2,6 +2,10 @@
 // of a TLS-over-TCP flow (the ClientHello) and of a QUIC flow (the client's
 // Initial packet, which is encrypted with keys anyone can derive).
 //
+// FromTLS and FromQUIC read one packet and keep no state. QUICReassembler
+// follows QUIC connections whose ClientHello spans several Initial packets,
+// as post-quantum key shares make it do.
+//
 // The parsers read bytes from the network: every length is checked against
 // the bytes present, nothing panics, and anything unexpected returns false.
 package sni
@@ -28,8 +32,9 @@ const (
 // A ClientHello longer than one segment is common (post-quantum key shares
 // make it 1.5-2 KB), so the walk stops at the end of the bytes present: the
 // name is returned when the whole server_name extension lies within them, and
-// false when the ClientHello is cut off before it or inside it. Nothing is
-// reassembled across segments.
+// false when the ClientHello is cut off before it or inside it. FromTLS keeps
+// no state: the capture decoder buffers the start of a ClientHello per TCP
+// flow and calls it again as the following segments arrive.
 //
 // It allocates only the returned string.
 func FromTLS(payload []byte) (string, bool) {
