@@ -128,7 +128,7 @@ func New(cfg Config) (*Agent, error) {
 		Logger: cfg.Logger,
 	})
 	return &Agent{cfg: cfg, log: cfg.Logger, catalog: catalog, catalogETag: etag, spool: sp, up: up,
-		sourceHealth: SourceHealth{State: "starting"}}, nil
+		sourceHealth: SourceHealth{State: "running"}}, nil
 }
 
 // Close releases the spool.
@@ -257,6 +257,7 @@ func (a *Agent) keepInTouch(ctx context.Context, catalogs chan<- *signatures.Cat
 			// Drops are names lost anywhere on the laptop: in the
 			// kernel's capture buffer or in the queue before matching.
 			Drops: src.Drops + a.dropped.Load(), SpoolDepth: sp.Batches, LastError: src.LastError,
+			Interfaces: src.Interfaces,
 		}); err != nil && ctx.Err() == nil {
 			a.log.Warn("heartbeat failed", "err", err)
 		}

@@ -133,7 +133,9 @@ type Health struct {
 	SpoolDepth   int64
 	AgentVersion string
 	LastError    string
-	ReportedAt   time.Time
+	// Interfaces are the network interfaces the agent captures on.
+	Interfaces []string
+	ReportedAt time.Time
 }
 
 // Status is IT's decision about an app.

@@ -10,6 +10,7 @@ import (
 	"net/http/httputil"
 	neturl "net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -121,15 +122,17 @@ func TestAgentToCollector(t *testing.T) {
 		var devices struct {
 			Devices []struct {
 				Health struct {
-					CaptureState string `json:"capture_state"`
-					AgentVersion string `json:"agent_version"`
-					PacketsSeen  uint64 `json:"packets_seen"`
+					CaptureState string   `json:"capture_state"`
+					AgentVersion string   `json:"agent_version"`
+					PacketsSeen  uint64   `json:"packets_seen"`
+					Interfaces   []string `json:"interfaces"`
 				} `json:"health"`
 			} `json:"devices"`
 		}
 		json.NewDecoder(resp.Body).Decode(&devices)
 		resp.Body.Close()
-		healthy = len(devices.Devices) == 1 && devices.Devices[0].Health.CaptureState == "running" && devices.Devices[0].Health.AgentVersion == "e2e" && devices.Devices[0].Health.PacketsSeen == 42
+		healthy = len(devices.Devices) == 1 && devices.Devices[0].Health.CaptureState == "running" && devices.Devices[0].Health.AgentVersion == "e2e" && devices.Devices[0].Health.PacketsSeen == 42 &&
+			slices.Equal(devices.Devices[0].Health.Interfaces, []string{"test0"})
 		time.Sleep(50 * time.Millisecond)
 	}
 	cancel()

@@ -114,6 +114,9 @@ type Heartbeat struct {
 	SpoolDepth   int64  `json:"spool_depth"`
 	LastError    string `json:"last_error,omitempty"`
 	User         string `json:"user,omitempty"`
+	// Interfaces are the network interfaces being captured ("any" for
+	// all of them on Linux, "dns-client" for the Windows event log).
+	Interfaces []string `json:"interfaces,omitempty"`
 }
 
 // Error is the body of every 4xx and 5xx answer.

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -229,11 +230,11 @@ func TestClientAgentLifecycle(t *testing.T) {
 		t.Errorf("replay: %+v", resp)
 	}
 
-	hb := Heartbeat{AgentVersion: "0.3.0", CaptureState: CaptureDegraded, PacketsSeen: 1e6, Drops: 12, SpoolDepth: 2, LastError: "bpf: read: device not configured", User: "jdoe"}
+	hb := Heartbeat{AgentVersion: "0.3.0", CaptureState: CaptureDegraded, PacketsSeen: 1e6, Drops: 12, SpoolDepth: 2, LastError: "bpf: read: device not configured", User: "jdoe", Interfaces: []string{"en0", "utun3"}}
 	if err := dc.Heartbeat(ctx, hb); err != nil {
 		t.Fatal(err)
 	}
-	if len(fc.heartbeats) != 1 || fc.heartbeats[0] != hb {
+	if len(fc.heartbeats) != 1 || !reflect.DeepEqual(fc.heartbeats[0], hb) {
 		t.Errorf("collector got heartbeats %+v", fc.heartbeats)
 	}
 

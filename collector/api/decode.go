@@ -95,6 +95,9 @@ func DecodeHeartbeat(body io.Reader) (Heartbeat, error) {
 	if err := ValidateHeartbeat(hb); err != nil {
 		return Heartbeat{}, err
 	}
+	if len(hb.Interfaces) == 0 {
+		hb.Interfaces = nil // "interfaces": [] and no list at all are the same
+	}
 	return hb, nil
 }
 

@@ -158,7 +158,7 @@ func TestDecodeHeartbeatFixtures(t *testing.T) {
 			return err
 		}
 		var want Heartbeat
-		if err := json.Unmarshal(data, &want); err != nil || want != hb {
+		if err := json.Unmarshal(data, &want); err != nil || !reflect.DeepEqual(want, hb) {
 			t.Errorf("%s: decoded %+v, want %+v (%v)", name, hb, want, err)
 		}
 		return nil

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 )
 
@@ -115,7 +116,7 @@ func FuzzDecodeHeartbeat(f *testing.F) {
 			t.Fatalf("decoded a heartbeat its validator refuses: %v", err)
 		}
 		again, err := DecodeHeartbeat(bytes.NewReader(mustJSON(t, hb)))
-		if err != nil || again != hb {
+		if err != nil || !reflect.DeepEqual(again, hb) {
 			t.Fatalf("round trip: %+v -> %+v, %v", hb, again, err)
 		}
 	})

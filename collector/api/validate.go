@@ -233,8 +233,22 @@ func ValidateHeartbeat(h Heartbeat) error {
 			return &ValidationError{Field: "last_error", Msg: "holds characters that are not printable"}
 		}
 	}
+	if len(h.Interfaces) > MaxInterfaces {
+		return &ValidationError{Field: "interfaces", Msg: fmt.Sprintf("lists more than %d interfaces", MaxInterfaces)}
+	}
+	for _, name := range h.Interfaces {
+		if err := checkText("interfaces", name, MaxInterfaceLen, true); err != nil {
+			return err
+		}
+	}
 	return checkText("user", h.User, MaxUserLen, false)
 }
+
+// Bounds of a heartbeat's interface list: a laptop has a handful.
+const (
+	MaxInterfaces   = 64
+	MaxInterfaceLen = 64
+)
 
 // checkText checks a free-text field: at most max bytes, printable. Its
 // value is never quoted back: user names and host names say who.

@@ -237,6 +237,7 @@ type HealthView struct {
 	SpoolDepth   int64     `json:"spool_depth"`
 	AgentVersion string    `json:"agent_version,omitempty"`
 	LastError    string    `json:"last_error,omitempty"`
+	Interfaces   []string  `json:"interfaces,omitempty"`
 	ReportedAt   time.Time `json:"reported_at,omitzero"`
 }
 
@@ -256,7 +257,7 @@ func (s *Server) listDevices(w http.ResponseWriter, r *http.Request) {
 			Health: HealthView{
 				CaptureState: d.Health.CaptureState, PacketsSeen: d.Health.PacketsSeen, Drops: d.Health.Drops,
 				SpoolDepth: d.Health.SpoolDepth, AgentVersion: d.Health.AgentVersion, LastError: d.Health.LastError,
-				ReportedAt: d.Health.ReportedAt,
+				Interfaces: d.Health.Interfaces, ReportedAt: d.Health.ReportedAt,
 			},
 		})
 	}

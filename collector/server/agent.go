@@ -268,6 +268,7 @@ func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request) {
 		SpoolDepth:   hb.SpoolDepth,
 		AgentVersion: hb.AgentVersion,
 		LastError:    hb.LastError,
+		Interfaces:   hb.Interfaces,
 		ReportedAt:   s.now().UTC(),
 	}
 	if err := s.opts.Stores.RecordHeartbeat(r.Context(), d.ID, h); err != nil {

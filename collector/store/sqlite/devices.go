@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -11,7 +12,7 @@ import (
 
 const deviceColumns = `id, hostname, os, os_version, arch, agent_version, owner_email, last_user, enroll_secret,
 	enrolled_at, last_seen_at, revoked, capture_state, packets_seen, drops, spool_depth,
-	health_agent_version, last_error, health_reported_at`
+	health_agent_version, last_error, health_reported_at, interfaces`
 
 // CreateDevice stores a new device with the hash of its token. The id and
 // the hash must be non-empty and unused. A zero EnrolledAt is set to now.
@@ -95,9 +96,13 @@ func (s *Store) RecordHeartbeat(ctx context.Context, deviceID string, h collecto
 		h.ReportedAt = s.opts.Now()
 	}
 	at := toMicros(h.ReportedAt)
-	err := s.write(ctx, func(w *writeTx) error {
+	ifaces, err := json.Marshal(nonNil(h.Interfaces))
+	if err != nil {
+		return fmt.Errorf("record heartbeat of device %q: %w", deviceID, err)
+	}
+	err = s.write(ctx, func(w *writeTx) error {
 		res, err := w.exec(stHeartbeat, h.CaptureState, int64(h.PacketsSeen), int64(h.Drops), h.SpoolDepth,
-			h.AgentVersion, h.LastError, at, h.AgentVersion, h.AgentVersion, at, deviceID)
+			h.AgentVersion, h.LastError, at, string(ifaces), h.AgentVersion, h.AgentVersion, at, deviceID)
 		if err != nil {
 			return err
 		}
@@ -148,10 +153,11 @@ func scanDevice(sc scanner) (collector.Device, error) {
 		d                            collector.Device
 		enrolled, lastSeen, reported int64
 		packets, drops               int64
+		ifaces                       string
 	)
 	err := sc.Scan(&d.ID, &d.Hostname, &d.OS, &d.OSVersion, &d.Arch, &d.AgentVersion, &d.OwnerEmail, &d.LastUser,
 		&d.EnrollSecret, &enrolled, &lastSeen, &d.Revoked, &d.Health.CaptureState, &packets, &drops,
-		&d.Health.SpoolDepth, &d.Health.AgentVersion, &d.Health.LastError, &reported)
+		&d.Health.SpoolDepth, &d.Health.AgentVersion, &d.Health.LastError, &reported, &ifaces)
 	if errNoRows(err) {
 		return collector.Device{}, collector.ErrNotFound
 	}
@@ -160,5 +166,13 @@ func scanDevice(sc scanner) (collector.Device, error) {
 	}
 	d.EnrolledAt, d.LastSeenAt, d.Health.ReportedAt = fromMicros(enrolled), fromMicros(lastSeen), fromMicros(reported)
 	d.Health.PacketsSeen, d.Health.Drops = uint64(packets), uint64(drops)
+	if ifaces != "" {
+		if err := json.Unmarshal([]byte(ifaces), &d.Health.Interfaces); err != nil {
+			return collector.Device{}, fmt.Errorf("interfaces of device %s: %w", d.ID, err)
+		}
+		if len(d.Health.Interfaces) == 0 {
+			d.Health.Interfaces = nil
+		}
+	}
 	return d, nil
 }

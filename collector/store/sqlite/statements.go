@@ -80,7 +80,7 @@ func statementSQL() [numStmts]string {
 		ON CONFLICT (day, domain, device_id) DO UPDATE SET count = ` + satAddCount,
 		stHeartbeat: `UPDATE devices SET
 			capture_state = ?, packets_seen = ?, drops = ?, spool_depth = ?,
-			health_agent_version = ?, last_error = ?, health_reported_at = ?,
+			health_agent_version = ?, last_error = ?, health_reported_at = ?, interfaces = ?,
 			agent_version = CASE WHEN ? <> '' THEN ? ELSE agent_version END,
 			last_seen_at = max(last_seen_at, ?)
 		WHERE id = ?`,

@@ -276,7 +276,7 @@ func testHeartbeat(t *testing.T, open func(t *testing.T) Stores) {
 	enroll(t, s, "dev-1", "")
 	h := collector.Health{
 		CaptureState: "degraded", PacketsSeen: 1 << 40, Drops: math.MaxUint64, SpoolDepth: 99,
-		AgentVersion: "1.3.0", LastError: "npcap: adapter gone", ReportedAt: at(2),
+		AgentVersion: "1.3.0", LastError: "npcap: adapter gone", Interfaces: []string{"en0", "utun3"}, ReportedAt: at(2),
 	}
 	must(t, s.RecordHeartbeat(ctx, "dev-1", h), "heartbeat")
 	d, err := s.Device(ctx, "dev-1")
