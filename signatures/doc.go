@@ -10,7 +10,8 @@
 // The matchers turn what the agent and the importers see into apps:
 // MatchDomain for DNS names and TLS server names (the agent's hot path: no
 // allocation for ASCII names), MatchOAuthClient for OAuth grants, and
-// MatchMailSender for billing and sign-up mail.
+// MatchMailSender for billing and sign-up mail; MatchTXT and MatchTXTAt for
+// domain-verification TXT records.
 //
 // The package does no I/O besides loading and imports nothing of
 // shadowmap's: both the agent and the collector depend on it.

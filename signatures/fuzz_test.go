@@ -103,3 +103,26 @@ func FuzzLintApp(f *testing.F) {
 		}
 	})
 }
+
+// FuzzMatchTXT feeds TXT records from outside zones to the matcher.
+func FuzzMatchTXT(f *testing.F) {
+	c := loadFixture(f)
+	f.Add("", "chatterbox-domain-verification=AbC123")
+	f.Add("search._domainkey", "v=DKIM1; k=rsa; p=MIGf")
+	f.Add("", "v=spf1 include:_spf.pipeline.example include:mail.chatterbox.example ~all")
+	f.Fuzz(func(t *testing.T, host, record string) {
+		seen := make(map[*App]bool)
+		for _, m := range c.MatchTXTAt(host, record) {
+			if m.App == nil || m.Rule == nil {
+				t.Fatalf("match without app or rule: %+v", m)
+			}
+			if m.End < 0 || m.End > len(record) {
+				t.Fatalf("End %d outside the record (%d bytes)", m.End, len(record))
+			}
+			if seen[m.App] {
+				t.Fatalf("app %s matched twice", m.App.ID)
+			}
+			seen[m.App] = true
+		}
+	})
+}

@@ -1,6 +1,7 @@
 package signatures
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"regexp"
@@ -106,6 +107,7 @@ func (l *linter) checkApp(a *App, doc *yaml.Node, stem string) bool {
 	if a.Identity != nil {
 		l.checkIdentity(f, a.Identity)
 	}
+	l.checkTXT(f, a)
 	if a.Risk != nil && a.Risk.Level != "" && !contains(riskLevels, a.Risk.Level) {
 		l.add(f, lineOf(child(child(doc, "risk"), "level"), a.line), "risk level %q must be low, medium or high", a.Risk.Level)
 	}
@@ -306,6 +308,147 @@ func (l *linter) checkTenantExamples(c *Catalog) {
 			case m.Tenant == "":
 				l.add(a.file, t.line, "tenant example %s yields no tenant (is its label excluded?)", t.Example)
 			}
+		}
+	}
+}
+
+// Limits of a dns_txt rule. TXT verification prefixes are a few dozen
+// characters; anything near these is a mistake.
+const (
+	minTXTPrefix  = 4
+	maxTXTRuleLen = 256
+	maxTXTHostLen = 190
+)
+
+// checkTXT validates an app's dns_txt rules, normalizes prefixes and hosts
+// to lowercase and compiles patterns.
+func (l *linter) checkTXT(f string, a *App) {
+	seen := make(map[string]int)
+	for i := range a.DNSTXT {
+		r := &a.DNSTXT[i]
+		what := "dns_txt"
+		switch {
+		case r.Prefix != "" && r.Pattern != "":
+			l.add(f, r.line, "dns_txt: give a prefix or a pattern, not both")
+			continue
+		case r.Prefix == "" && r.Pattern == "":
+			l.add(f, r.line, "dns_txt: give a prefix (how the record starts) or a pattern (a regular expression)")
+			continue
+		case r.Prefix != "":
+			what = fmt.Sprintf("dns_txt prefix %q", r.Prefix)
+			if err := checkTXTPrefix(r.Prefix); err != nil {
+				l.add(f, r.line, "%s: %v", what, err)
+				continue
+			}
+			r.Prefix = strings.ToLower(r.Prefix)
+		default:
+			what = fmt.Sprintf("dns_txt pattern %q", r.Pattern)
+			if len(r.Pattern) > maxTXTRuleLen {
+				l.add(f, r.line, "%s: longer than %d characters", what, maxTXTRuleLen)
+				continue
+			}
+			re, err := regexp.Compile(r.Pattern)
+			if err != nil {
+				l.add(f, r.line, "%s: %v", what, err)
+				continue
+			}
+			if re.MatchString("") {
+				l.add(f, r.line, "%s matches an empty record, so it would match every record", what)
+				continue
+			}
+			r.re = re
+		}
+		if r.Host != "" {
+			h, err := normalizeTXTHost(r.Host)
+			if err != nil {
+				l.add(f, r.line, "%s: %v", what, err)
+				continue
+			}
+			r.Host = h
+		}
+		key := r.Host + "\x00" + r.Prefix + "\x00" + r.Pattern
+		if first, dup := seen[key]; dup {
+			l.add(f, r.line, "%s is listed twice in this file (first at line %d)", what, first)
+			continue
+		}
+		seen[key] = r.line
+		r.ok = true
+	}
+}
+
+func checkTXTPrefix(p string) error {
+	if len(p) < minTXTPrefix || len(p) > maxTXTRuleLen {
+		return fmt.Errorf("must be %d to %d characters", minTXTPrefix, maxTXTRuleLen)
+	}
+	for i := 0; i < len(p); i++ {
+		if c := p[i]; c < 0x20 || c > 0x7e {
+			return errors.New("must be printable ASCII (write a pattern for anything else)")
+		}
+	}
+	if strings.TrimSpace(p) != p {
+		return errors.New("must not start or end with a space")
+	}
+	return nil
+}
+
+// normalizeTXTHost checks a host relative to the company domain
+// ("google._domainkey") and lowercases it.
+func normalizeTXTHost(h string) (string, error) {
+	h = strings.ToLower(h)
+	bad := fmt.Errorf("host %q must be DNS labels (letters, digits, - and _) under the company domain, such as google._domainkey", h)
+	if len(h) > maxTXTHostLen {
+		return "", bad
+	}
+	for _, label := range strings.Split(h, ".") {
+		if label == "" || len(label) > 63 {
+			return "", bad
+		}
+		for i := 0; i < len(label); i++ {
+			if c := label[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+				return "", bad
+			}
+		}
+	}
+	return h, nil
+}
+
+// checkTXTOwnership enforces that a TXT record names one vendor: no two
+// apps claim the same prefix or pattern at the same host, and no app's
+// prefix starts another app's (every record of the longer one would match
+// both).
+func (l *linter) checkTXTOwnership(c *Catalog) {
+	type claim struct {
+		app  *App
+		rule *TXTRule
+	}
+	var claims []claim
+	for _, a := range c.Apps {
+		for i := range a.DNSTXT {
+			r := &a.DNSTXT[i]
+			if !r.ok {
+				continue // checkTXT reported it
+			}
+		conflicts:
+			for _, prev := range claims {
+				if prev.app == a || prev.rule.Host != r.Host {
+					continue
+				}
+				where := fmt.Sprintf("app %s (%s:%d)", prev.app.ID, prev.app.file, prev.rule.line)
+				switch {
+				case r.Pattern != "" && r.Pattern == prev.rule.Pattern:
+					l.add(a.file, r.line, "dns_txt pattern %q is already claimed by %s", r.Pattern, where)
+				case r.Prefix == "" || prev.rule.Prefix == "":
+					continue
+				case r.Prefix == prev.rule.Prefix:
+					l.add(a.file, r.line, "dns_txt prefix %q is already claimed by %s", r.Prefix, where)
+				case strings.HasPrefix(r.Prefix, prev.rule.Prefix), strings.HasPrefix(prev.rule.Prefix, r.Prefix):
+					l.add(a.file, r.line, "dns_txt prefix %q overlaps prefix %q of %s: a record could not tell the apps apart", r.Prefix, prev.rule.Prefix, where)
+				default:
+					continue
+				}
+				break conflicts // one conflict per rule is enough to fix it
+			}
+			claims = append(claims, claim{a, r})
 		}
 	}
 }

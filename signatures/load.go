@@ -50,6 +50,7 @@ type Catalog struct {
 	domains domainIndex
 	oauth   oauthIndex
 	mail    mailIndex
+	txt     txtIndex
 	scopes  map[string]*ScopeRisk
 }
 
@@ -106,6 +107,8 @@ func load(fsys fs.FS) (*Catalog, []Problem) {
 	l.checkTenantExamples(c)
 	c.oauth = buildOAuthIndex(c.Apps)
 	c.mail = buildMailIndex(c.Apps)
+	l.checkTXTOwnership(c)
+	c.txt = buildTXTIndex(c.Apps)
 	c.scopes = buildScopeIndex(c.Scopes)
 
 	sort.SliceStable(l.problems, func(i, j int) bool {
@@ -253,6 +256,10 @@ func (l *linter) readApp(fsys fs.FS, name string) *App {
 	}
 	if app.Identity != nil {
 		app.Identity.line = lineOf(child(doc, "identity"), doc.Line)
+	}
+	txt := child(doc, "dns_txt")
+	for i := range app.DNSTXT {
+		app.DNSTXT[i].line = itemLine(txt, i)
 	}
 	stem := strings.TrimSuffix(path.Base(name), ".yaml")
 	if !l.checkApp(&app, doc, stem) {

@@ -95,7 +95,11 @@ type App struct {
 	Mail     *Mail     `yaml:"mail,omitempty"`
 	Identity *Identity `yaml:"identity,omitempty"`
 	Risk     *Risk     `yaml:"risk,omitempty"`
-	Notes    string    `yaml:"notes,omitempty"`
+	// DNSTXT are the TXT records a customer publishes in its own zone to
+	// verify a domain with the vendor (or to send mail through it): seen
+	// in the company's zone, they show the company set the app up.
+	DNSTXT []TXTRule `yaml:"dns_txt,omitempty"`
+	Notes  string    `yaml:"notes,omitempty"`
 	// Sources back the domains and mail facts; Identity has its own.
 	Sources []Source `yaml:"sources,omitempty"`
 
@@ -194,6 +198,28 @@ type SubjectPattern struct {
 
 	line int
 	re   *regexp.Regexp // compiled by lint, used by the mail matcher
+}
+
+// TXTRule is one kind of TXT record a vendor asks its customers to
+// publish. Exactly one of Prefix and Pattern is set.
+type TXTRule struct {
+	// Prefix is how the record starts ("slack-domain-verification="),
+	// compared without ASCII case.
+	Prefix string `yaml:"prefix,omitempty"`
+	// Pattern is a Go (RE2) regular expression for records whose token
+	// has no fixed prefix or that name the vendor inside (an SPF
+	// include). It may match anywhere in the record: anchor it with ^.
+	// It is case-sensitive unless it starts with (?i).
+	Pattern string `yaml:"pattern,omitempty"`
+	// Host is where the record lives, relative to the company domain
+	// ("google._domainkey"); empty for the domain itself.
+	Host string `yaml:"host,omitempty"`
+	// Note says what the record is for, for IT reading the evidence.
+	Note string `yaml:"note,omitempty"`
+
+	line int
+	re   *regexp.Regexp // compiled by lint, used by MatchTXT
+	ok   bool           // lint passed: the matchers use only these
 }
 
 // Identity holds what it takes to bring the app under the IdP.

@@ -6,15 +6,12 @@ import (
 	"crypto/cipher"
 	"crypto/hkdf"
 	"crypto/sha256"
-	"crypto/tls"
 	"encoding/binary"
 	"fmt"
-	"io"
-	"net"
+	"github.com/shadowmap/shadowmap/internal/testtls"
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -33,39 +30,9 @@ func realSNI(payload []byte, quic bool) (string, bool) {
 	return sni.FromTLS(payload)
 }
 
-// bigClientHello returns the ClientHello record crypto/tls writes with a
-// post-quantum key share and many ALPN protocols: about 2 KB, as browsers
-// send them, so it takes two TCP segments or QUIC Initial packets.
+// bigClientHello is a real ~2 KB ClientHello (see testtls).
 func bigClientHello(t testing.TB, serverName string) []byte {
-	t.Helper()
-	clientConn, serverConn := net.Pipe()
-	defer serverConn.Close()
-	protocols := []string{"h2", "http/1.1"}
-	for i := range 24 {
-		protocols = append(protocols, "shadowmap-test-protocol-"+strings.Repeat("x", i))
-	}
-	go func() {
-		client := tls.Client(clientConn, &tls.Config{
-			ServerName:       serverName,
-			CurvePreferences: []tls.CurveID{tls.X25519MLKEM768, tls.X25519, tls.CurveP256},
-			NextProtos:       protocols,
-		})
-		_ = client.Handshake() // fails once the pipe is closed
-		clientConn.Close()
-	}()
-	header := make([]byte, tlsRecordHeaderLength)
-	if _, err := io.ReadFull(serverConn, header); err != nil {
-		t.Fatalf("reading the ClientHello record header: %v", err)
-	}
-	record := make([]byte, tlsRecordHeaderLength+int(binary.BigEndian.Uint16(header[3:5])))
-	copy(record, header)
-	if _, err := io.ReadFull(serverConn, record[tlsRecordHeaderLength:]); err != nil {
-		t.Fatalf("reading the ClientHello record body: %v", err)
-	}
-	if len(record) < 1500 {
-		t.Fatalf("ClientHello is %d bytes; want one that needs two packets", len(record))
-	}
-	return record
+	return testtls.BigClientHello(t, serverName)
 }
 
 // cutAt splits b at the given offsets.

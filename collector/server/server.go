@@ -19,6 +19,7 @@ import (
 
 	"github.com/shadowmap/shadowmap/collector"
 	"github.com/shadowmap/shadowmap/collector/api"
+	"github.com/shadowmap/shadowmap/collector/sources"
 	"github.com/shadowmap/shadowmap/internal/secret"
 	"github.com/shadowmap/shadowmap/signatures"
 )
@@ -38,6 +39,9 @@ type Stores interface {
 	collector.EvidenceStore
 	collector.AppStateStore
 	collector.UnknownDomainStore
+	collector.SourceRunStore
+	collector.IdPAppStore
+	collector.GrantStore
 }
 
 // Options configure a Server.
@@ -67,6 +71,11 @@ type Options struct {
 	// DeviceRate and DeviceBurst limit sightings uploads per device.
 	DeviceRate  float64
 	DeviceBurst int
+
+	// Running returns the progress of the importers running now, by
+	// source (sources.Scheduler.Running); nil when none run in this
+	// process.
+	Running func() map[string]sources.ProgressSnapshot
 
 	Logger   *slog.Logger
 	Registry *prometheus.Registry
@@ -136,6 +145,10 @@ func (s *Server) routes() {
 	s.handle("GET /api/v1/devices", "devices", s.admin(s.listDevices))
 	s.handle("GET /api/v1/export/apps.csv", "export_csv", s.admin(s.exportCSV))
 	s.handle("GET /api/v1/unknown-domains", "unknown_domains", s.admin(s.unknownDomains))
+	s.handle("GET /api/v1/sources", "sources", s.admin(s.listSources))
+	s.handle("GET /api/v1/idp-apps", "idp_apps", s.admin(s.listIdPApps))
+	s.handle("PUT /api/v1/idp-apps/{idp}/{id}", "idp_app_map", s.admin(s.mapIdPApp))
+	s.handle("GET /api/v1/oauth-candidates", "oauth_candidates", s.admin(s.oauthCandidates))
 }
 
 // handle registers a handler with request metrics labelled by route name,

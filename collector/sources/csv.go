@@ -112,7 +112,7 @@ func (c *CSV) Require(groups ...[]string) error {
 type Row struct {
 	c      *CSV
 	fields []string
-	// Line is the record's line number (the header is line 1).
+	// Line is the line the record starts on (the header is line 1).
 	Line int
 }
 
@@ -125,7 +125,9 @@ func (c *CSV) Next() (Row, error) {
 		}
 		return Row{}, fmt.Errorf("csv: %w", err)
 	}
-	c.line++
+	// The line the record starts on, not a count of records: a quoted
+	// field may hold line breaks, and IT looks the line up in the file.
+	c.line, _ = c.r.FieldPos(0)
 	return Row{c: c, fields: rec, Line: c.line}, nil
 }
 

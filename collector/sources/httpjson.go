@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // MaxResponseBytes caps one API response an importer reads: pages of
@@ -211,7 +212,12 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 func snippet(body []byte) string {
 	s := strings.Join(strings.Fields(string(body)), " ")
 	if len(s) > 300 {
-		s = s[:300] + "..."
+		// Cut on a rune boundary, so the message stays valid UTF-8.
+		cut := 300
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "..."
 	}
 	return s
 }

@@ -99,7 +99,10 @@ func (p *Progress) Report(w io.Writer, terminal bool, every time.Duration, stop 
 	for {
 		select {
 		case <-stop:
-			fmt.Fprintf(w, "%s%s%s\n", start, p.Snapshot(), end)
+			fmt.Fprintf(w, "%s%s%s", start, p.Snapshot(), end)
+			if terminal {
+				fmt.Fprintln(w) // leave the final line in place
+			}
 			return
 		case <-t.C:
 			fmt.Fprintf(w, "%s%s%s", start, p.Snapshot(), end)
