@@ -1,5 +1,6 @@
 // Command shadowmap is the shadowmap server: the collector (`serve`), its
-// backup, and the signature catalog tools.
+// importers run by hand (`import`), its backup, and the signature catalog
+// tools.
 package main
 
 import (
@@ -19,6 +20,7 @@ func main() {
 	os.Exit(cli.Main("shadowmap", os.Stdout, os.Stderr, map[string]cli.Command{
 		"serve":      service.ServeCommand(os.Stderr, env),
 		"backup":     service.BackupCommand(os.Stdout, os.Stderr, env),
+		"import":     service.ImportCommand(os.Stdout, os.Stderr, env),
 		"bench":      bench.Command(os.Stdout, os.Stderr),
 		"signatures": sigcmd.Command(sigcmd.OSEnv()),
 		"version":    cli.Version(os.Stdout, "shadowmap", version),

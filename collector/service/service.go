@@ -22,6 +22,7 @@ import (
 	"github.com/shadowmap/shadowmap/collector/config"
 	"github.com/shadowmap/shadowmap/collector/inventory"
 	"github.com/shadowmap/shadowmap/collector/server"
+	"github.com/shadowmap/shadowmap/collector/sources"
 	"github.com/shadowmap/shadowmap/collector/store/sqlite"
 	"github.com/shadowmap/shadowmap/signatures"
 )
@@ -32,6 +33,8 @@ type Collector struct {
 	log     *slog.Logger
 	store   *sqlite.Store
 	handler http.Handler
+	// imports runs the configured importers inside Serve.
+	imports *sources.Scheduler
 }
 
 // New opens the store and builds the server. Close the Collector when Run
@@ -64,6 +67,17 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Collector, 
 		return nil, err
 	}
 	inv := inventory.New(catalog, store, store, inventory.Options{KDevices: cfg.UnknownDomainK, Grants: store})
+	importers, err := configuredImporters(cfg.Sources)
+	if err != nil {
+		store.Close()
+		return nil, fmt.Errorf("importers: %w", err)
+	}
+	imports := &sources.Scheduler{
+		Runner:     &sources.Runner{Stores: store, Runs: store, Catalog: catalog, Log: log},
+		Importers:  importers,
+		Interval:   cfg.Sources.Interval,
+		FirstDelay: 10 * time.Second,
+	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -87,8 +101,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Collector, 
 		DeviceBurst:  cfg.Ingest.Burst,
 		Logger:       log,
 		Registry:     reg,
+		Running:      imports.Running,
 	})
-	return &Collector{cfg: cfg, log: log, store: store, handler: srv.Handler()}, nil
+	return &Collector{cfg: cfg, log: log, store: store, handler: srv.Handler(), imports: imports}, nil
 }
 
 func secrets[T any](in []T, conv func(T) server.Secret) []server.Secret {
@@ -153,6 +168,12 @@ func (c *Collector) Serve(ctx context.Context, ln net.Listener) error {
 		defer close(purgeDone)
 		c.purgeLoop(purgeCtx)
 	}()
+	importsDone := make(chan struct{})
+	importsCtx, stopImports := context.WithCancel(ctx)
+	go func() {
+		defer close(importsDone)
+		c.imports.Run(importsCtx)
+	}()
 
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
@@ -160,7 +181,8 @@ func (c *Collector) Serve(ctx context.Context, ln net.Listener) error {
 	if c.cfg.TLS.Enabled() {
 		scheme = "https"
 	}
-	c.log.Info("collector listening", "addr", ln.Addr().String(), "scheme", scheme, "database", c.store.Path())
+	c.log.Info("collector listening", "addr", ln.Addr().String(), "scheme", scheme, "database", c.store.Path(),
+		"importers", c.cfg.Sources.String())
 
 	var serveErr error
 	select {
@@ -176,7 +198,9 @@ func (c *Collector) Serve(ctx context.Context, ln net.Listener) error {
 		<-errc
 	}
 	stopPurge()
+	stopImports()
 	<-purgeDone
+	<-importsDone
 	if errors.Is(serveErr, http.ErrServerClosed) {
 		serveErr = nil
 	}

@@ -1,0 +1,62 @@
+package service
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/shadowmap/shadowmap/collector/config"
+	"github.com/shadowmap/shadowmap/collector/sources"
+	"github.com/shadowmap/shadowmap/collector/sources/dnszone"
+	"github.com/shadowmap/shadowmap/collector/sources/okta"
+)
+
+// importerNames are the sources `shadowmap import` knows, whether or not
+// they are configured.
+var importerNames = []string{"google", "okta", "entra", "dnszone"}
+
+// configuredImporters builds an importer for every source the
+// configuration fills in, in a fixed order.
+func configuredImporters(s config.Sources) ([]sources.Importer, error) {
+	var out []sources.Importer
+	for _, name := range importerNames {
+		imp, err := importerFor(name, s)
+		if errors.Is(err, errNotConfigured) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, imp)
+	}
+	return out, nil
+}
+
+var errNotConfigured = errors.New("not configured")
+
+// importerFor builds the named importer from the configuration.
+func importerFor(name string, s config.Sources) (sources.Importer, error) {
+	switch name {
+	case "okta":
+		if !s.Okta.Enabled() {
+			return nil, fmt.Errorf("okta: %w (set sources.okta.url and token_file)", errNotConfigured)
+		}
+		return okta.New(s.Okta, okta.Options{})
+	case "dnszone":
+		if !s.DNSZone.Enabled() {
+			return nil, fmt.Errorf("dnszone: %w (set sources.dns_zone.domains)", errNotConfigured)
+		}
+		return dnszone.New(s.DNSZone, dnszone.Options{})
+	case "google", "entra":
+		return nil, fmt.Errorf("%s: %w", name, errNotConfigured)
+	}
+	known := append([]string(nil), importerNames...)
+	sort.Strings(known)
+	return nil, fmt.Errorf("unknown source %q (one of %s)", name, strings.Join(known, ", "))
+}
+
+// fileImporterFor builds the named source's importer of exported files.
+func fileImporterFor(name string, paths []string) (sources.Importer, error) {
+	return nil, fmt.Errorf("%s: no file import for this source", name)
+}
