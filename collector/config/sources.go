@@ -57,6 +57,8 @@ func (o Okta) Enabled() bool { return o.URL != "" }
 // Entra configures the Microsoft Entra ID importer: an app registration
 // with the Graph application permissions AuditLog.Read.All,
 // Application.Read.All and Directory.Read.All, and a client secret.
+// Synchronization.Read.All, optional, shows which apps Entra provisions
+// accounts into.
 type Entra struct {
 	TenantID         string `yaml:"tenant_id"`
 	ClientID         string `yaml:"client_id"`

@@ -9,6 +9,8 @@ import (
 	"github.com/shadowmap/shadowmap/collector/config"
 	"github.com/shadowmap/shadowmap/collector/sources"
 	"github.com/shadowmap/shadowmap/collector/sources/dnszone"
+	"github.com/shadowmap/shadowmap/collector/sources/entra"
+	"github.com/shadowmap/shadowmap/collector/sources/google"
 	"github.com/shadowmap/shadowmap/collector/sources/okta"
 )
 
@@ -48,8 +50,16 @@ func importerFor(name string, s config.Sources) (sources.Importer, error) {
 			return nil, fmt.Errorf("dnszone: %w (set sources.dns_zone.domains)", errNotConfigured)
 		}
 		return dnszone.New(s.DNSZone, dnszone.Options{})
-	case "google", "entra":
-		return nil, fmt.Errorf("%s: %w", name, errNotConfigured)
+	case "entra":
+		if !s.Entra.Enabled() {
+			return nil, fmt.Errorf("entra: %w (set sources.entra.tenant_id, client_id and client_secret_file)", errNotConfigured)
+		}
+		return entra.New(s.Entra, entra.Options{})
+	case "google":
+		if !s.Google.Enabled() {
+			return nil, fmt.Errorf("google: %w (set sources.google.credentials_file and admin_email)", errNotConfigured)
+		}
+		return google.New(s.Google, google.Options{})
 	}
 	known := append([]string(nil), importerNames...)
 	sort.Strings(known)
@@ -58,5 +68,11 @@ func importerFor(name string, s config.Sources) (sources.Importer, error) {
 
 // fileImporterFor builds the named source's importer of exported files.
 func fileImporterFor(name string, paths []string) (sources.Importer, error) {
+	switch name {
+	case "entra":
+		return entra.NewFileImporter(paths), nil
+	case "google":
+		return google.NewFileImporter(paths), nil
+	}
 	return nil, fmt.Errorf("%s: no file import for this source", name)
 }
