@@ -94,11 +94,13 @@ func runOnce(ctx context.Context, flags *config.Flags, env func(string) string, 
 	}
 	go gov.Run(ctx)
 
+	resolverState := filepath.Join(s.StateDir.Value, "resolver-dns.json")
 	var src Source
 	switch s.ResolverMode.Value {
 	case config.ResolverForward:
-		src = ResolverSource(filepath.Join(s.StateDir.Value, "resolver-dns.json"), log, a.ReportSource)
+		src = ResolverSource(resolverState, log, a.ReportSource)
 	default:
+		restoreResolverLeftover(ctx, resolverState, log)
 		src = LiveSource(s.Interfaces.Value, log, a.ReportSource, gov.Pace)
 	}
 	log.Info("agent running", "collector", s.CollectorURL.Value, "state_dir", s.StateDir.Value,
@@ -123,6 +125,23 @@ func saveConfigProblems(s *config.Settings, problems config.Problems, log *slog.
 	st.Collector = s.CollectorURL.Value
 	if err := writeStatus(s.StateDir.Value, st); err != nil {
 		log.Warn("save status", "err", err)
+	}
+}
+
+// restoreResolverLeftover hands the laptop back its own DNS settings when
+// an earlier run in resolver mode was killed and the mode is now off.
+func restoreResolverLeftover(ctx context.Context, statePath string, log *slog.Logger) {
+	if _, err := os.Stat(statePath); err != nil {
+		return // the common case: resolver mode never ran, or ended cleanly
+	}
+	sys, err := dnsconfig.ForOS()
+	if err != nil {
+		log.Warn("resolver mode left DNS settings behind, and this system's cannot be restored", "state", statePath, "err", err)
+		return
+	}
+	g := resolver.NewGuard(resolver.GuardOptions{Settings: sys, StatePath: statePath, Logger: log})
+	if err := g.RestoreLeftover(ctx); err != nil {
+		log.Warn("restore DNS settings left by resolver mode", "err", err)
 	}
 }
 

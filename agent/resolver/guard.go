@@ -250,6 +250,23 @@ func (g *Guard) restore(ctx context.Context, state savedState, local netip.Addr)
 	return nil
 }
 
+// RestoreLeftover puts back DNS settings that a resolver-mode run left
+// behind when it did not finish (the agent was killed, the laptop lost
+// power), without starting anything. The agent calls it at start when
+// resolver mode is off, so turning the mode off after a crash still hands
+// the laptop back its own settings. No saved state is nothing to do.
+func (g *Guard) RestoreLeftover(ctx context.Context) error {
+	host, _, err := net.SplitHostPort(g.opts.Listen)
+	if err != nil {
+		return fmt.Errorf("resolver: listen address %q: %w", g.opts.Listen, err)
+	}
+	local, err := netip.ParseAddr(host)
+	if err != nil {
+		return fmt.Errorf("resolver: listen address %q must be an IP: %w", g.opts.Listen, err)
+	}
+	return g.restoreLeftover(ctx, local)
+}
+
 // restoreLeftover puts back settings saved by a run that did not finish.
 func (g *Guard) restoreLeftover(ctx context.Context, local netip.Addr) error {
 	data, err := os.ReadFile(g.opts.StatePath)

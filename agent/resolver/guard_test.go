@@ -385,6 +385,23 @@ func TestGuardRestoresLeftoverAtStart(t *testing.T) {
 	fx.assertRestored(t, originalResolvConf)
 }
 
+// TestRestoreLeftoverAlone is what the agent does at start with resolver
+// mode off: the settings a killed run left are put back, and nothing
+// listens or changes afterwards; a second call has nothing to do.
+func TestRestoreLeftoverAlone(t *testing.T) {
+	_, _, port := twoUpstreams(t)
+	fx := newGuardFixture(t, port, "127.0.0.1:0")
+	leftover(t, fx)
+	if err := fx.guard.RestoreLeftover(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	fx.assertRestored(t, originalResolvConf)
+	if err := fx.guard.RestoreLeftover(context.Background()); err != nil {
+		t.Fatalf("with nothing left over: %v", err)
+	}
+	fx.assertRestored(t, originalResolvConf)
+}
+
 func TestGuardLeftoverThenRuns(t *testing.T) {
 	_, _, port := twoUpstreams(t)
 	fx := newGuardFixture(t, port, "127.0.0.1:0")
