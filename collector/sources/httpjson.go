@@ -66,12 +66,15 @@ func (r Retry) withDefaults() Retry {
 		r.MaxWait = 2 * time.Minute
 	}
 	if r.Sleep == nil {
-		r.Sleep = sleepCtx
+		r.Sleep = Sleep
 	}
 	return r
 }
 
-func sleepCtx(ctx context.Context, d time.Duration) error {
+// Sleep waits for d, or until ctx ends (its error then). Importers use
+// it, through Retry.Wait, for waits of their own such as rate-limit
+// pauses.
+func Sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
@@ -80,6 +83,15 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+// Wait waits for d with r.Sleep, or with Sleep when r has none, so a test
+// that fakes r.Sleep fakes every wait.
+func (r Retry) Wait(ctx context.Context, d time.Duration) error {
+	if r.Sleep != nil {
+		return r.Sleep(ctx, d)
+	}
+	return Sleep(ctx, d)
 }
 
 // Explain turns a failed answer into an APIError with a message for IT;

@@ -133,7 +133,7 @@ func New(cfg config.DNSZone, opts Options) (*Importer, error) {
 		im.retry.MaxWait = 30 * time.Second
 	}
 	if im.retry.Sleep == nil {
-		im.retry.Sleep = sleepCtx
+		im.retry.Sleep = sources.Sleep
 	}
 	return im, nil
 }
@@ -333,15 +333,4 @@ func txtStrings(r *dns.Msg) []string {
 		}
 	}
 	return out
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

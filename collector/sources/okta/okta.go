@@ -150,21 +150,7 @@ func (im *Importer) pace(ctx context.Context, env *sources.Env, h http.Header) e
 		return nil
 	}
 	env.Log.Info("okta rate limit nearly spent; waiting for the window to reset", "wait", wait)
-	return im.sleep(ctx, wait)
-}
-
-func (im *Importer) sleep(ctx context.Context, d time.Duration) error {
-	if im.opts.Retry.Sleep != nil {
-		return im.opts.Retry.Sleep(ctx, d)
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return im.opts.Retry.Wait(ctx, wait)
 }
 
 // next returns the absolute URL of the page after the one at current,
