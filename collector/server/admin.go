@@ -154,15 +154,8 @@ func (s *Server) patchApp(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxPatchBody))
-	dec.DisallowUnknownFields()
 	var p AppPatch
-	if err := dec.Decode(&p); err != nil {
-		writeDecodeError(w, fmt.Errorf("decode body: %w", err))
-		return
-	}
-	if err := dec.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
-		writeError(w, http.StatusBadRequest, "bad_request", "the body must hold one JSON object")
+	if !decodeOneObject(w, r, maxPatchBody, &p) {
 		return
 	}
 	switch {
@@ -382,4 +375,21 @@ func (s *Server) unknownDomains(w http.ResponseWriter, r *http.Request) {
 		domains = []inventory.DomainCount{}
 	}
 	writeJSON(w, http.StatusOK, UnknownDomainsResponse{Days: days, Since: since.Format(time.DateOnly), Domains: domains})
+}
+
+// decodeOneObject reads a request body of at most limit bytes that must
+// hold exactly one JSON object with only known fields, into v. On failure
+// it has answered 400 (or 413) and returns false.
+func decodeOneObject(w http.ResponseWriter, r *http.Request, limit int64, v any) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		writeDecodeError(w, fmt.Errorf("decode body: %w", err))
+		return false
+	}
+	if err := dec.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
+		writeError(w, http.StatusBadRequest, "bad_request", "the body must hold one JSON object")
+		return false
+	}
+	return true
 }

@@ -1,10 +1,8 @@
 package server
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -153,15 +151,8 @@ type IdPAppMapping struct {
 
 func (s *Server) mapIdPApp(w http.ResponseWriter, r *http.Request) {
 	idp, id := r.PathValue("idp"), r.PathValue("id")
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxMapBody))
-	dec.DisallowUnknownFields()
 	var m IdPAppMapping
-	if err := dec.Decode(&m); err != nil {
-		writeDecodeError(w, fmt.Errorf("decode body: %w", err))
-		return
-	}
-	if err := dec.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
-		writeError(w, http.StatusBadRequest, "bad_request", "the body must hold one JSON object")
+	if !decodeOneObject(w, r, maxMapBody, &m) {
 		return
 	}
 	if m.AppID == nil {
