@@ -246,6 +246,7 @@ func (c *Config) resolve() {
 	c.Log.Format = strings.ToLower(strings.TrimSpace(c.Log.Format))
 	c.Log.Level = strings.ToLower(strings.TrimSpace(c.Log.Level))
 	c.EmailDomain = strings.ToLower(strings.TrimSpace(c.EmailDomain))
+	c.resolveSources()
 }
 
 // joinPath is filepath.Join without the cleaning, so that "./data" gives
@@ -276,6 +277,11 @@ func (c Config) Redacted() Config {
 	}
 	out.Sources.Okta.Token = Secret(c.Sources.Okta.Token.String())
 	out.Sources.Entra.ClientSecret = Secret(c.Sources.Entra.ClientSecret.String())
+	out.Sources.Mail.Mailboxes = nil
+	for _, m := range c.Sources.Mail.Mailboxes {
+		m.Password = Secret(m.Password.String())
+		out.Sources.Mail.Mailboxes = append(out.Sources.Mail.Mailboxes, m)
+	}
 	out.Warnings = append([]string(nil), c.Warnings...)
 	return out
 }

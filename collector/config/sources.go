@@ -18,6 +18,7 @@ type Sources struct {
 	Okta     Okta          `yaml:"okta"`
 	Entra    Entra         `yaml:"entra"`
 	DNSZone  DNSZone       `yaml:"dns_zone"`
+	Mail     Mail          `yaml:"mail"`
 }
 
 // Google configures the Google Workspace importer: a service account with
@@ -89,12 +90,53 @@ type DNSZone struct {
 // Enabled reports whether the TXT importer is configured.
 func (d DNSZone) Enabled() bool { return len(d.Domains) > 0 }
 
+// Mail configures the mail importer: finance, accounts-payable or IT
+// mailboxes whose invoices, receipts and sign-up mail show what the
+// company pays for and which accounts exist.
+type Mail struct {
+	Mailboxes []Mailbox `yaml:"mailboxes"`
+	// MaxMessageBytes caps a message body the importer fetches; larger
+	// ones are skipped and counted.
+	MaxMessageBytes int64 `yaml:"max_message_bytes"`
+}
+
+// Enabled reports whether the mail importer is configured.
+func (m Mail) Enabled() bool { return len(m.Mailboxes) > 0 }
+
+// Mailbox is one IMAP account.
+type Mailbox struct {
+	// Name names the mailbox in evidence and health ("ap-inbox");
+	// letters, digits, '-', '_', '.'.
+	Name string `yaml:"name"`
+	Host string `yaml:"host"`
+	// Port defaults to 993 (implicit TLS) or 143 (starttls, none).
+	Port int `yaml:"port"`
+	// TLS is implicit (IMAPS, the default), starttls, or none (loopback
+	// only: a password never crosses a network in clear).
+	TLS string `yaml:"tls"`
+	// CAFile is a PEM file of CAs to trust besides the system's.
+	CAFile string `yaml:"ca_file"`
+	// Auth is plain, login or xoauth2 (Gmail, Microsoft 365).
+	Auth     string `yaml:"auth"`
+	Username string `yaml:"username"`
+	// Password (plain, login) or the OAuth access token (xoauth2), given
+	// inline or, better, as a file (0600).
+	Password     Secret `yaml:"password"`
+	PasswordFile string `yaml:"password_file"`
+	// Folders to scan; INBOX when empty.
+	Folders []string `yaml:"folders"`
+}
+
 // Default import settings.
 const (
 	DefaultImportInterval = 15 * time.Minute
 	DefaultGoogleBackfill = 180 * 24 * time.Hour
 	DefaultOktaBackfill   = 90 * 24 * time.Hour
 	DefaultEntraBackfill  = 30 * 24 * time.Hour
+	// DefaultMaxMessageBytes is the largest message the mail importer
+	// fetches: invoices are tens of kilobytes; a 25 MB message is an
+	// attachment nobody needs parsed.
+	DefaultMaxMessageBytes = 10 << 20
 )
 
 func defaultSources() Sources {
@@ -103,6 +145,7 @@ func defaultSources() Sources {
 		Google:   Google{Customer: "my_customer", Backfill: DefaultGoogleBackfill},
 		Okta:     Okta{Backfill: DefaultOktaBackfill},
 		Entra:    Entra{Backfill: DefaultEntraBackfill},
+		Mail:     Mail{MaxMessageBytes: DefaultMaxMessageBytes},
 	}
 }
 
@@ -145,6 +188,42 @@ func (c Config) validateSources(bad func(format string, args ...any)) {
 			}
 		}
 	}
+	names := map[string]bool{}
+	for i, m := range s.Mail.Mailboxes {
+		label := fmt.Sprintf("sources.mail.mailboxes[%d]", i)
+		if m.Name == "" || strings.Trim(m.Name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") != "" {
+			bad("%s.name %q: required; letters, digits, '-', '_', '.'", label, m.Name)
+		} else if names[m.Name] {
+			bad("%s.name %q: used twice", label, m.Name)
+		}
+		names[m.Name] = true
+		if m.Host == "" || m.Username == "" {
+			bad("%s: host and username are required", label)
+		}
+		switch m.TLS {
+		case "implicit", "starttls":
+		case "none":
+			if !isLoopbackHost(m.Host) {
+				bad("%s.tls none: only for a server on this machine; the password would cross the network in clear", label)
+			}
+		default:
+			bad("%s.tls %q: implicit, starttls or none", label, m.TLS)
+		}
+		switch m.Auth {
+		case "plain", "login", "xoauth2":
+		default:
+			bad("%s.auth %q: plain, login or xoauth2", label, m.Auth)
+		}
+		if m.Password == "" {
+			bad("%s: password or password_file is required (the OAuth token for xoauth2)", label)
+		}
+		if m.Port < 0 || m.Port > 65535 {
+			bad("%s.port %d: not a port", label, m.Port)
+		}
+	}
+	if s.Mail.Enabled() && s.Mail.MaxMessageBytes < 64<<10 {
+		bad("sources.mail.max_message_bytes %d: at least 65536", s.Mail.MaxMessageBytes)
+	}
 	for _, d := range s.DNSZone.Domains {
 		if d = strings.TrimSpace(d); d == "" || strings.ContainsAny(d, " /:@") || !strings.Contains(d, ".") {
 			bad("sources.dns_zone.domains: %q is not a domain name", d)
@@ -173,12 +252,42 @@ func (c *Config) sourceSecretFiles() []struct {
 	label, file, fileKey, valueKey string
 	value                          *Secret
 } {
-	return []struct {
+	out := []struct {
 		label, file, fileKey, valueKey string
 		value                          *Secret
 	}{
 		{"sources.okta", c.Sources.Okta.TokenFile, "token_file", "token", &c.Sources.Okta.Token},
 		{"sources.entra", c.Sources.Entra.ClientSecretFile, "client_secret_file", "client_secret", &c.Sources.Entra.ClientSecret},
+	}
+	for i := range c.Sources.Mail.Mailboxes {
+		m := &c.Sources.Mail.Mailboxes[i]
+		out = append(out, struct {
+			label, file, fileKey, valueKey string
+			value                          *Secret
+		}{fmt.Sprintf("sources.mail.mailboxes[%d]", i), m.PasswordFile, "password_file", "password", &m.Password})
+	}
+	return out
+}
+
+// resolveSources fills the defaults that depend on other keys: a
+// mailbox's TLS mode, authentication and port.
+func (c *Config) resolveSources() {
+	for i := range c.Sources.Mail.Mailboxes {
+		m := &c.Sources.Mail.Mailboxes[i]
+		m.TLS = strings.ToLower(strings.TrimSpace(m.TLS))
+		m.Auth = strings.ToLower(strings.TrimSpace(m.Auth))
+		if m.TLS == "" {
+			m.TLS = "implicit"
+		}
+		if m.Auth == "" {
+			m.Auth = "plain"
+		}
+		if m.Port == 0 {
+			m.Port = 143
+			if m.TLS == "implicit" {
+				m.Port = 993
+			}
+		}
 	}
 }
 
@@ -196,6 +305,9 @@ func (s Sources) String() string {
 	}
 	if s.DNSZone.Enabled() {
 		on = append(on, "dns_zone")
+	}
+	if s.Mail.Enabled() {
+		on = append(on, "mail")
 	}
 	if len(on) == 0 {
 		return "none"

@@ -1,0 +1,58 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestSourcesConfig(t *testing.T) {
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "imap-password")
+	if err := os.WriteFile(secret, []byte("hunter2-imap\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		yaml string
+		want string // in the error; "" for none
+	}{
+		{"a mailbox with defaults", "sources:\n  mail:\n    mailboxes:\n      - {name: ap, host: imap.example.com, username: ap@acme.example, password_file: " + secret + "}\n", ""},
+		{"plain IMAP to another host", "sources:\n  mail:\n    mailboxes:\n      - {name: ap, host: imap.example.com, tls: none, username: u, password: p}\n", "in clear"},
+		{"two mailboxes with one name", "sources:\n  mail:\n    mailboxes:\n      - {name: ap, host: 127.0.0.1, tls: none, username: u, password: p}\n      - {name: ap, host: 127.0.0.1, tls: none, username: v, password: p}\n", "used twice"},
+		{"no password", "sources:\n  mail:\n    mailboxes:\n      - {name: ap, host: imap.example.com, username: u}\n", "password or password_file"},
+		{"unknown auth", "sources:\n  mail:\n    mailboxes:\n      - {name: ap, host: imap.example.com, username: u, password: p, auth: cram-md5}\n", "plain, login or xoauth2"},
+		{"okta without a token", "sources:\n  okta:\n    url: https://acme.okta.com\n", "token or token_file"},
+		{"okta over plain http", "sources:\n  okta:\n    url: http://acme.okta.com\n    token: t\n", "use https"},
+		{"entra without a secret", "sources:\n  entra:\n    tenant_id: t\n    client_id: c\n", "client_secret"},
+		{"google without an admin", "sources:\n  google:\n    credentials_file: /k.json\n", "admin_email"},
+		{"a domain that is not one", "sources:\n  dns_zone:\n    domains: [\"acme example\"]\n", "not a domain name"},
+		{"an interval too short", "sources:\n  interval: 10s\n", "at least 1m"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "shadowmap.yaml")
+			if err := os.WriteFile(path, []byte(tt.yaml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := Load(path, []string{"SHADOWMAP_DATABASE=" + filepath.Join(dir, "db")}, nil)
+			if tt.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				m := cfg.Sources.Mail.Mailboxes[0]
+				if m.TLS != "implicit" || m.Auth != "plain" || m.Port != 993 || m.Password.Reveal() != "hunter2-imap" {
+					t.Errorf("mailbox defaults: %+v", m)
+				}
+				if strings.Contains(cfg.Redacted().Sources.Mail.Mailboxes[0].Password.Reveal(), "hunter2") {
+					t.Error("the redacted configuration holds the mailbox password")
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error %v, want one with %q", err, tt.want)
+			}
+		})
+	}
+}
