@@ -11,6 +11,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -50,6 +51,7 @@ func testLiveLoopback(t *testing.T, interfaces []string, run string) {
 		wg     sync.WaitGroup
 		stats  Stats
 		runErr error
+		paced  atomic.Uint64
 	)
 	wg.Add(1)
 	go func() {
@@ -57,6 +59,8 @@ func testLiveLoopback(t *testing.T, interfaces []string, run string) {
 		stats, runErr = Live(ctx, LiveOptions{
 			Interfaces: interfaces,
 			SNI:        testSNI(sniName),
+			// The CPU governor's hook: called after every packet read.
+			Pace: func(context.Context) { paced.Add(1) },
 		}, func(o Observation) {
 			if strings.HasSuffix(o.Name, suffix) {
 				obs <- o
@@ -135,6 +139,9 @@ func testLiveLoopback(t *testing.T, interfaces []string, run string) {
 		if n != 1 {
 			t.Errorf("%s seen %d times, want 1", name, n)
 		}
+	}
+	if paced.Load() < stats.Packets {
+		t.Errorf("Pace called %d times for %d packets", paced.Load(), stats.Packets)
 	}
 	if stats.Packets == 0 || stats.Names < 3 {
 		t.Errorf("stats = %+v, want packets and at least 3 names", stats)
