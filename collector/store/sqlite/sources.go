@@ -274,13 +274,7 @@ func upsertGrant(w *writeTx, g collector.OAuthGrant) error {
 	if granted.IsZero() {
 		granted = g.SeenAt
 	}
-	_, err := w.execSQL(`INSERT INTO oauth_grants (provider, person, client_id, app_id, name, scopes, granted_at, revoked_at, seen_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?)
-			ON CONFLICT (provider, person, client_id) DO UPDATE SET app_id = excluded.app_id,
-				name = CASE WHEN excluded.name <> '' THEN excluded.name ELSE name END,
-				scopes = CASE WHEN excluded.scopes <> '' THEN excluded.scopes ELSE scopes END,
-				granted_at = CASE WHEN revoked_at <> 0 THEN excluded.granted_at ELSE min(granted_at, excluded.granted_at) END,
-				revoked_at = 0, seen_at = max(seen_at, excluded.seen_at)`,
+	_, err := w.exec(stUpsertGrant,
 		g.Provider, strings.ToLower(g.Person), g.ClientID, g.AppID, g.Name, scopeList(g.Scopes), toMicros(granted), toMicros(g.SeenAt))
 	if err != nil {
 		return fmt.Errorf("store grant of %s to %s: %w", g.Person, g.ClientID, err)

@@ -23,6 +23,7 @@ const (
 	stAddAppSpend
 	stHeartbeat
 	stAddUnknownDomain
+	stUpsertGrant
 	numStmts
 )
 
@@ -84,6 +85,14 @@ func statementSQL() [numStmts]string {
 			agent_version = CASE WHEN ? <> '' THEN ? ELSE agent_version END,
 			last_seen_at = max(last_seen_at, ?)
 		WHERE id = ?`,
+		// A file import of grants writes one of these per row.
+		stUpsertGrant: `INSERT INTO oauth_grants (provider, person, client_id, app_id, name, scopes, granted_at, revoked_at, seen_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?)
+			ON CONFLICT (provider, person, client_id) DO UPDATE SET app_id = excluded.app_id,
+				name = CASE WHEN excluded.name <> '' THEN excluded.name ELSE name END,
+				scopes = CASE WHEN excluded.scopes <> '' THEN excluded.scopes ELSE scopes END,
+				granted_at = CASE WHEN revoked_at <> 0 THEN excluded.granted_at ELSE min(granted_at, excluded.granted_at) END,
+				revoked_at = 0, seen_at = max(seen_at, excluded.seen_at)`,
 	}
 }
 
