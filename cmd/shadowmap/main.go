@@ -8,6 +8,7 @@ import (
 
 	"github.com/shadowmap/shadowmap/collector/bench"
 	"github.com/shadowmap/shadowmap/collector/service"
+	"github.com/shadowmap/shadowmap/collector/sources/mailbox/classify"
 	"github.com/shadowmap/shadowmap/internal/cli"
 	"github.com/shadowmap/shadowmap/signatures/sigcmd"
 )
@@ -21,6 +22,7 @@ func main() {
 		"serve":      service.ServeCommand(os.Stderr, env),
 		"backup":     service.BackupCommand(os.Stdout, os.Stderr, env),
 		"import":     service.ImportCommand(os.Stdout, os.Stderr, env),
+		"mail":       classify.Command(os.Stdout, os.Stderr),
 		"bench":      bench.Command(os.Stdout, os.Stderr),
 		"signatures": sigcmd.Command(sigcmd.OSEnv()),
 		"version":    cli.Version(os.Stdout, "shadowmap", version),

@@ -32,7 +32,7 @@ func (f *fileList) Set(v string) error { *f = append(*f, v); return nil }
 // run at once.
 func ImportCommand(stdout, stderr io.Writer, env []string) cli.Command {
 	return cli.Command{
-		Usage:   "import [--config FILE] [--file PATH]... google|okta|entra|dnszone",
+		Usage:   "import [--config FILE] [--file PATH]... google|okta|entra|dnszone|mail",
 		Summary: "run one importer now (from its API, or from exported files with --file)",
 		Run: func(args []string) error {
 			fs := flag.NewFlagSet("import", flag.ContinueOnError)

@@ -11,12 +11,13 @@ import (
 	"github.com/shadowmap/shadowmap/collector/sources/dnszone"
 	"github.com/shadowmap/shadowmap/collector/sources/entra"
 	"github.com/shadowmap/shadowmap/collector/sources/google"
+	"github.com/shadowmap/shadowmap/collector/sources/mailbox"
 	"github.com/shadowmap/shadowmap/collector/sources/okta"
 )
 
 // importerNames are the sources `shadowmap import` knows, whether or not
 // they are configured.
-var importerNames = []string{"google", "okta", "entra", "dnszone"}
+var importerNames = []string{"google", "okta", "entra", "dnszone", "mail"}
 
 // configuredImporters builds an importer for every source the
 // configuration fills in, in a fixed order.
@@ -55,6 +56,11 @@ func importerFor(name string, s config.Sources) (sources.Importer, error) {
 			return nil, fmt.Errorf("entra: %w (set sources.entra.tenant_id, client_id and client_secret_file)", errNotConfigured)
 		}
 		return entra.New(s.Entra, entra.Options{})
+	case "mail":
+		if !s.Mail.Enabled() {
+			return nil, fmt.Errorf("mail: %w (add sources.mail.mailboxes)", errNotConfigured)
+		}
+		return mailbox.New(s.Mail, mailbox.Options{})
 	case "google":
 		if !s.Google.Enabled() {
 			return nil, fmt.Errorf("google: %w (set sources.google.credentials_file and admin_email)", errNotConfigured)
