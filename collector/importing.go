@@ -30,6 +30,9 @@ type SourceRun struct {
 	// how many evidence rows were new.
 	Events   int64
 	Imported int64
+	// Skipped counts, by reason, what the run read but could not use (a
+	// message too large or not readable as MIME), without failing.
+	Skipped map[string]int64
 	// Error is why the run failed, "" when it succeeded.
 	Error string
 }
@@ -44,6 +47,8 @@ type SourceHealth struct {
 	// LastEvents and LastImported are the last run's counts.
 	LastEvents   int64
 	LastImported int64
+	// LastSkipped is the last run's skipped records by reason.
+	LastSkipped map[string]int64
 	// TotalImported sums Imported over every run.
 	TotalImported int64
 	Runs          int64

@@ -33,6 +33,8 @@ type SourceView struct {
 	Runs          int64  `json:"runs"`
 	// Failures counts failed runs in a row.
 	Failures int64 `json:"failures"`
+	// LastSkipped counts what the last run skipped, by reason.
+	LastSkipped map[string]int64 `json:"last_skipped,omitempty"`
 	// Running is the progress of the run in flight, nil when none is.
 	Running *ProgressView `json:"running,omitempty"`
 }
@@ -49,6 +51,8 @@ type ProgressView struct {
 	// LeftSeconds is the time left at the current rate, when the total
 	// is known.
 	LeftSeconds float64 `json:"left_seconds,omitempty"`
+	// Skipped counts records skipped so far, by reason.
+	Skipped map[string]int64 `json:"skipped,omitempty"`
 	// Text is the line a terminal shows.
 	Text string `json:"text"`
 }
@@ -57,6 +61,7 @@ func progressView(p sources.ProgressSnapshot) *ProgressView {
 	return &ProgressView{
 		Stage: p.Stage, Events: p.Events, Imported: p.Imported, Total: p.Total,
 		ElapsedSeconds: p.Elapsed.Seconds(), Rate: p.Rate, LeftSeconds: p.Left.Seconds(), Text: p.String(),
+		Skipped: p.Skipped,
 	}
 }
 
@@ -75,7 +80,7 @@ func (s *Server) listSources(w http.ResponseWriter, r *http.Request) {
 		v := SourceView{
 			Source: h.Source, LastRun: h.LastRun, LastSuccess: h.LastSuccess, LastError: h.LastError,
 			LastEvents: h.LastEvents, LastImported: h.LastImported, TotalImported: h.TotalImported,
-			Runs: h.Runs, Failures: h.Failures,
+			Runs: h.Runs, Failures: h.Failures, LastSkipped: h.LastSkipped,
 		}
 		if p, ok := running[h.Source]; ok {
 			v.Running = progressView(p)

@@ -2,6 +2,7 @@ package sources
 
 import (
 	"fmt"
+	"maps"
 	"io"
 	"sync"
 	"sync/atomic"
@@ -18,6 +19,7 @@ type Progress struct {
 	total    atomic.Int64 // 0: unknown
 	mu       sync.Mutex
 	stage    string
+	skipped  map[string]int64
 }
 
 // NewProgress starts counting at now().
@@ -44,12 +46,26 @@ func (p *Progress) SetStage(s string) {
 	p.stage = s
 }
 
+// Skip counts n records the run read but could not use, by a short
+// reason ("too_large", "unreadable"): the run goes on, and source health
+// shows the counts.
+func (p *Progress) Skip(reason string, n int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.skipped == nil {
+		p.skipped = map[string]int64{}
+	}
+	p.skipped[reason] += n
+}
+
 // ProgressSnapshot is a run's progress at one moment.
 type ProgressSnapshot struct {
 	Stage    string        `json:"stage,omitempty"`
 	Events   int64         `json:"events"`
 	Imported int64         `json:"imported"`
 	Total    int64         `json:"total,omitempty"`
+	// Skipped counts records skipped so far, by reason.
+	Skipped map[string]int64 `json:"skipped,omitempty"`
 	Elapsed  time.Duration `json:"elapsed"`
 	// Rate is events per second so far.
 	Rate float64 `json:"rate"`
@@ -61,8 +77,9 @@ type ProgressSnapshot struct {
 func (p *Progress) Snapshot() ProgressSnapshot {
 	p.mu.Lock()
 	stage := p.stage
+	skipped := maps.Clone(p.skipped)
 	p.mu.Unlock()
-	s := ProgressSnapshot{Stage: stage, Events: p.events.Load(), Imported: p.imported.Load(), Total: p.total.Load(), Elapsed: p.now().Sub(p.started)}
+	s := ProgressSnapshot{Stage: stage, Skipped: skipped, Events: p.events.Load(), Imported: p.imported.Load(), Total: p.total.Load(), Elapsed: p.now().Sub(p.started)}
 	if secs := s.Elapsed.Seconds(); secs > 0 {
 		s.Rate = float64(s.Events) / secs
 	}

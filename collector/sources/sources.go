@@ -132,7 +132,7 @@ func (r *Runner) Run(ctx context.Context, imp Importer, p *Progress) (collector.
 		err = fmt.Errorf("import %s: %w", imp.Name(), err)
 	}
 	snap := p.Snapshot()
-	run.FinishedAt, run.Events, run.Imported = now(), snap.Events, snap.Imported
+	run.FinishedAt, run.Events, run.Imported, run.Skipped = now(), snap.Events, snap.Imported, snap.Skipped
 	if err != nil {
 		run.Error = err.Error()
 	}

@@ -422,6 +422,7 @@ func (s *scan) scanChunk(ctx context.Context, folder string, cp folderCheckpoint
 		for r, n := range chunkSkipped {
 			s.skipped[r] += n
 			s.runSkipped[r] += n
+			s.env.Progress.Skip(r, n)
 		}
 		if err := s.storeSkipped(ctx); err != nil {
 			return err

@@ -428,8 +428,13 @@ func TestSizeCapSkipsAndCounts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := imp.Import(context.Background(), f.env()); err != nil {
+	env := f.env()
+	if err := imp.Import(context.Background(), env); err != nil {
 		t.Fatalf("skipped messages must not fail the run: %v", err)
+	}
+	// The run's own counts, which source health shows.
+	if run := env.Progress.Snapshot().Skipped; run["too_large"] != 1 || run["bad_mime"] != 1 {
+		t.Errorf("the run's skipped counts %v, want too_large=1 bad_mime=1", run)
 	}
 	if got := keys(f.evidence(t)); !slices.Equal(got, []string{"invoice:<receipt-2@email.stripe.com>"}) {
 		t.Errorf("evidence %v", got)

@@ -49,9 +49,17 @@ func (s *Store) RecordSourceRun(ctx context.Context, r collector.SourceRun) erro
 	if r.Source == "" {
 		return errors.New("record source run: empty source")
 	}
+	skipped := ""
+	if len(r.Skipped) > 0 {
+		b, err := json.Marshal(r.Skipped)
+		if err != nil {
+			return fmt.Errorf("record %s run: %w", r.Source, err)
+		}
+		skipped = string(b)
+	}
 	err := s.write(ctx, func(w *writeTx) error {
-		_, err := w.execSQL(`INSERT INTO source_runs (source, started_at, finished_at, events, imported, error)
-			VALUES (?, ?, ?, ?, ?, ?)`, r.Source, toMicros(r.StartedAt), toMicros(r.FinishedAt), r.Events, r.Imported, r.Error)
+		_, err := w.execSQL(`INSERT INTO source_runs (source, started_at, finished_at, events, imported, error, skipped)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`, r.Source, toMicros(r.StartedAt), toMicros(r.FinishedAt), r.Events, r.Imported, r.Error, skipped)
 		return err
 	}, nil)
 	if err != nil {
@@ -62,7 +70,7 @@ func (s *Store) RecordSourceRun(ctx context.Context, r collector.SourceRun) erro
 
 // SourceHealth sums up the runs of every source.
 func (s *Store) SourceHealth(ctx context.Context) ([]collector.SourceHealth, error) {
-	rows, err := s.readDB.QueryContext(ctx, `SELECT source, finished_at, events, imported, error
+	rows, err := s.readDB.QueryContext(ctx, `SELECT source, finished_at, events, imported, error, skipped
 		FROM source_runs ORDER BY source, id`)
 	if err != nil {
 		return nil, fmt.Errorf("source health: %w", err)
@@ -71,11 +79,11 @@ func (s *Store) SourceHealth(ctx context.Context) ([]collector.SourceHealth, err
 	var out []collector.SourceHealth
 	for rows.Next() {
 		var (
-			src, runErr      string
-			at               int64
-			events, imported int64
+			src, runErr, skipped string
+			at                   int64
+			events, imported     int64
 		)
-		if err := rows.Scan(&src, &at, &events, &imported, &runErr); err != nil {
+		if err := rows.Scan(&src, &at, &events, &imported, &runErr, &skipped); err != nil {
 			return nil, fmt.Errorf("source health: %w", err)
 		}
 		if len(out) == 0 || out[len(out)-1].Source != src {
@@ -84,6 +92,12 @@ func (s *Store) SourceHealth(ctx context.Context) ([]collector.SourceHealth, err
 		h := &out[len(out)-1]
 		h.Runs++
 		h.LastRun, h.LastError, h.LastEvents, h.LastImported = fromMicros(at), runErr, events, imported
+		h.LastSkipped = nil
+		if skipped != "" {
+			if err := json.Unmarshal([]byte(skipped), &h.LastSkipped); err != nil {
+				return nil, fmt.Errorf("source health: skipped counts of %s: %w", src, err)
+			}
+		}
 		h.TotalImported += imported
 		if runErr == "" {
 			h.LastSuccess, h.Failures = fromMicros(at), 0

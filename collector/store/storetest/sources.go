@@ -52,6 +52,7 @@ func testSourceRuns(t *testing.T, open func(t *testing.T) Stores) {
 		{Source: "okta", StartedAt: at(2), FinishedAt: at(3), Events: 5, Imported: 2},
 		{Source: "google", StartedAt: at(2), FinishedAt: at(3), Error: "403: missing scope"},
 		{Source: "okta", StartedAt: at(4), FinishedAt: at(5), Events: 1, Error: "429: rate limited"},
+		{Source: "mail", StartedAt: at(0), FinishedAt: at(2), Events: 40, Imported: 3, Skipped: map[string]int64{"too_large": 2, "unreadable": 1}},
 	}
 	for _, r := range runs {
 		if err := s.RecordSourceRun(ctx, r); err != nil {
@@ -64,6 +65,7 @@ func testSourceRuns(t *testing.T, open func(t *testing.T) Stores) {
 	}
 	want := []collector.SourceHealth{
 		{Source: "google", LastRun: at(3), LastError: "403: missing scope", Runs: 2, Failures: 2},
+		{Source: "mail", LastRun: at(2), LastSuccess: at(2), LastEvents: 40, LastImported: 3, LastSkipped: map[string]int64{"too_large": 2, "unreadable": 1}, TotalImported: 3, Runs: 1},
 		{Source: "okta", LastRun: at(5), LastSuccess: at(3), LastError: "429: rate limited", LastEvents: 1, TotalImported: 9, Runs: 3, Failures: 1},
 	}
 	if !reflect.DeepEqual(got, want) {
