@@ -2,8 +2,8 @@ package sources
 
 import (
 	"fmt"
-	"maps"
 	"io"
+	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -60,13 +60,13 @@ func (p *Progress) Skip(reason string, n int64) {
 
 // ProgressSnapshot is a run's progress at one moment.
 type ProgressSnapshot struct {
-	Stage    string        `json:"stage,omitempty"`
-	Events   int64         `json:"events"`
-	Imported int64         `json:"imported"`
-	Total    int64         `json:"total,omitempty"`
+	Stage    string `json:"stage,omitempty"`
+	Events   int64  `json:"events"`
+	Imported int64  `json:"imported"`
+	Total    int64  `json:"total,omitempty"`
 	// Skipped counts records skipped so far, by reason.
 	Skipped map[string]int64 `json:"skipped,omitempty"`
-	Elapsed  time.Duration `json:"elapsed"`
+	Elapsed time.Duration    `json:"elapsed"`
 	// Rate is events per second so far.
 	Rate float64 `json:"rate"`
 	// Left is the time left at the current rate, when Total is known.
