@@ -1,0 +1,15 @@
+package web
+
+import "net/http"
+
+// routes registers every page. Pages are added here as they are built.
+func (s *Server) routes() {
+	s.mux.HandleFunc("GET /about-the-agent", s.aboutAgent)
+	s.mux.HandleFunc("/", s.notFound)
+}
+
+// aboutAgent is the page for employees: what the agent collects and what
+// it never collects. It needs no sign-in.
+func (s *Server) aboutAgent(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, http.StatusOK, "about", page{Title: "What the shadowmap agent collects"})
+}

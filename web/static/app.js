@@ -1,0 +1,3 @@
+// shadowmap web view: small progressive enhancements only; every page
+// works without JavaScript.
+"use strict";
