@@ -80,6 +80,9 @@ type Options struct {
 	Logger   *slog.Logger
 	Registry *prometheus.Registry
 	Clock    func() time.Time
+	// Web is the IT web view, served at every path the API does not
+	// use; nil serves the API alone.
+	Web http.Handler
 }
 
 // Server serves the collector's HTTP API.
@@ -149,6 +152,14 @@ func (s *Server) routes() {
 	s.handle("GET /api/v1/idp-apps", "idp_apps", s.admin(s.listIdPApps))
 	s.handle("PUT /api/v1/idp-apps/{idp}/{id}", "idp_app_map", s.admin(s.mapIdPApp))
 	s.handle("GET /api/v1/oauth-candidates", "oauth_candidates", s.admin(s.oauthCandidates))
+	if s.opts.Web != nil {
+		// Everything that is not the API is the web view; under /api/
+		// an unknown path stays a JSON 404 for programs.
+		s.mux.Handle("/", s.opts.Web)
+		s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+			writeError(w, http.StatusNotFound, "not_found", "no such API endpoint")
+		})
+	}
 }
 
 // handle registers a handler with request metrics labelled by route name,

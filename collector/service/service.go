@@ -25,6 +25,7 @@ import (
 	"github.com/shadowmap/shadowmap/collector/sources"
 	"github.com/shadowmap/shadowmap/collector/store/sqlite"
 	"github.com/shadowmap/shadowmap/signatures"
+	"github.com/shadowmap/shadowmap/web"
 )
 
 // Collector is a collector ready to serve.
@@ -72,6 +73,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Collector, 
 		store.Close()
 		return nil, fmt.Errorf("importers: %w", err)
 	}
+	webView, err := web.New(web.Options{Catalog: catalog, Inventory: inv, Logger: log, Secure: cfg.TLS.Enabled()})
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
 	imports := &sources.Scheduler{
 		Runner:     &sources.Runner{Stores: store, Runs: store, Catalog: catalog, Log: log},
 		Importers:  importers,
@@ -102,6 +108,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Collector, 
 		Logger:       log,
 		Registry:     reg,
 		Running:      imports.Running,
+		Web:          webView.Handler(),
 	})
 	return &Collector{cfg: cfg, log: log, store: store, handler: srv.Handler(), imports: imports}, nil
 }
