@@ -8,7 +8,7 @@ LDFLAGS   := -s -w -X main.version=$(VERSION)
 AGENT_TARGETS := darwin/amd64 darwin/arm64 windows/amd64 linux/amd64 linux/arm64
 FUZZTIME  ?= 20s
 
-.PHONY: all build run test fmt-check vet lint-catalog unit bench bench-agent fuzz agents clean
+.PHONY: all build run demo test fmt-check vet lint-catalog unit bench bench-agent fuzz agents clean
 
 all: build
 
@@ -22,6 +22,13 @@ build:
 run: build
 	./$(BIN)/shadowmap signatures stats
 	./$(BIN)/shadowmap serve
+
+# A simulated 300-person company fed through the real pipeline (agent
+# captures, Google Workspace and Entra exports, a mailbox over IMAP) on
+# http://127.0.0.1:8080, kept in ./demo-data (wiped on every run). It
+# prints the admin's email and a one-time password.
+demo: build
+	./$(BIN)/shadowmap demo
 
 test: fmt-check vet lint-catalog unit
 

@@ -3,12 +3,13 @@ package web
 import (
 	"fmt"
 	"html/template"
+	"maps"
 	"time"
 )
 
 // templateFuncs are the helpers every template may use.
 func templateFuncs() template.FuncMap {
-	return template.FuncMap{
+	funcs := template.FuncMap{
 		"date": func(t time.Time) string {
 			if t.IsZero() {
 				return "—"
@@ -19,4 +20,7 @@ func templateFuncs() template.FuncMap {
 			return fmt.Sprintf("%s %.2f", currency, float64(cents)/100)
 		},
 	}
+	maps.Copy(funcs, inventoryFuncs())
+	maps.Copy(funcs, appFuncs())
+	return funcs
 }

@@ -2,9 +2,14 @@ package web
 
 import "net/http"
 
-// routes registers every page. Pages are added here as they are built.
+// routes registers every page. Each part of the view registers its own
+// (auth.go, inventory.go, app.go, ops.go).
 func (s *Server) routes() {
 	s.mux.HandleFunc("GET /about-the-agent", s.aboutAgent)
+	s.authRoutes()
+	s.inventoryRoutes()
+	s.appRoutes()
+	s.opsRoutes()
 	s.mux.HandleFunc("/", s.notFound)
 }
 

@@ -34,11 +34,27 @@ type InventoryReader interface {
 type Options struct {
 	Catalog   *signatures.Catalog
 	Inventory InventoryReader
+	// Statuses records the inventory's bulk status changes (inventory.go).
+	Statuses StatusSetter
+	// The app, people, agents and sources pages (app.go, ops.go); a nil
+	// store leaves its section of a page empty.
+	Evidence     EvidenceLister
+	Grants       GrantLister
+	IdPApps      IdPAppLister
+	Notes        collector.AppNoteStore
+	Devices      DeviceLister
+	SourceHealth SourceHealthReader
+	// Settings returns what the settings page shows; the page is empty
+	// when nil.
+	Settings func() SettingsView
 	// Now is the clock; time.Now when nil.
 	Now    func() time.Time
 	Logger *slog.Logger
 	// Secure marks cookies Secure: the collector serves HTTPS.
 	Secure bool
+	// Accounts keeps the admins, their sessions and the setup token
+	// (auth.go); with none nobody can sign in.
+	Accounts collector.AccountStore
 }
 
 // Server is the web view.

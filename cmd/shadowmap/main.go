@@ -10,6 +10,7 @@ import (
 	"github.com/shadowmap/shadowmap/collector/service"
 	"github.com/shadowmap/shadowmap/collector/sources/mailbox/classify"
 	"github.com/shadowmap/shadowmap/internal/cli"
+	"github.com/shadowmap/shadowmap/internal/demo"
 	"github.com/shadowmap/shadowmap/signatures/sigcmd"
 )
 
@@ -22,6 +23,8 @@ func main() {
 		"serve":      service.ServeCommand(os.Stderr, env),
 		"backup":     service.BackupCommand(os.Stdout, os.Stderr, env),
 		"import":     service.ImportCommand(os.Stdout, os.Stderr, env),
+		"admin":      service.AdminCommand(os.Stdin, os.Stdout, os.Stderr, env),
+		"demo":       demo.Command(os.Stdout, os.Stderr),
 		"mail":       classify.Command(os.Stdout, os.Stderr),
 		"bench":      bench.Command(os.Stdout, os.Stderr),
 		"signatures": sigcmd.Command(sigcmd.OSEnv()),

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,6 +21,8 @@ type Inventory interface {
 	Apps(ctx context.Context, q inventory.Query) (inventory.Page, error)
 	App(ctx context.Context, id string) (inventory.AppDetail, error)
 	People(ctx context.Context) ([]inventory.Person, error)
+	// AllApps is every app q selects, in one read: the CSV export.
+	AllApps(ctx context.Context, q inventory.Query) ([]inventory.AppRow, error)
 	// UnknownDomains keeps the domains at or above the k-devices
 	// threshold that the catalog does not know.
 	UnknownDomains(deviceCounts map[string]int) []inventory.DomainCount
@@ -257,84 +258,26 @@ func (s *Server) listDevices(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"devices": out})
 }
 
-// csvHeader is the inventory export's columns.
-var csvHeader = []string{
-	"id", "name", "vendor", "category", "status", "status_by", "status_at", "status_why",
-	"inside_idp", "idp", "people", "devices", "first_seen", "last_seen", "sources", "tenants",
-	"flags", "last_month", "last_month_spend", "sso", "sso_tier", "scim", "scim_tier", "jit",
-	"next_step", "manual_cost_per_year_usd",
-}
-
 func (s *Server) exportCSV(w http.ResponseWriter, r *http.Request) {
 	q, err := queryFrom(r)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "bad_request", err.Error())
 		return
 	}
-	q.Limit = inventory.MaxLimit
-	var rows []inventory.AppRow
-	for q.Page = 1; ; q.Page++ {
-		page, ok := s.appsPage(w, r, q)
-		if !ok {
-			return
-		}
-		rows = append(rows, page.Apps...)
-		if len(page.Apps) == 0 || len(rows) >= page.Total {
-			break
-		}
+	rows, err := s.opts.Inventory.AllApps(r.Context(), q)
+	switch {
+	case errors.Is(err, inventory.ErrInvalidQuery):
+		writeError(w, http.StatusBadRequest, "bad_request", err.Error())
+		return
+	case err != nil:
+		s.internalError(w, r, err)
+		return
 	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="shadowmap-apps.csv"`)
-	cw := csv.NewWriter(w)
-	cw.Write(csvHeader)
-	for _, a := range rows {
-		cw.Write(csvRow(a))
-	}
-	cw.Flush()
-	if err := cw.Error(); err != nil {
+	if err := inventory.WriteCSV(w, rows); err != nil {
 		s.log.Warn("write csv", "err", err)
 	}
-}
-
-func csvRow(a inventory.AppRow) []string {
-	var sources, flags, spend []string
-	for _, src := range collector.Sources() {
-		if n := a.Evidence[src]; n > 0 {
-			sources = append(sources, fmt.Sprintf("%s:%d", src, n))
-		}
-	}
-	for _, f := range a.Flags {
-		flags = append(flags, string(f.Flag))
-	}
-	for _, m := range a.LastMonthSpend {
-		spend = append(spend, fmt.Sprintf("%s %d.%02d", m.Currency, m.Cents/100, m.Cents%100))
-	}
-	rd := a.Readiness
-	return []string{
-		a.ID, csvSafe(a.Name), csvSafe(a.Vendor), a.Category, string(a.Status), csvSafe(a.StatusBy),
-		timeCell(a.StatusAt), csvSafe(a.StatusWhy), strconv.FormatBool(a.InsideIdP), a.IdP,
-		strconv.Itoa(a.People), strconv.Itoa(a.Devices), timeCell(a.FirstSeen), timeCell(a.LastSeen),
-		strings.Join(sources, " "), csvSafe(strings.Join(a.Tenants, " ")), strings.Join(flags, " "),
-		a.LastMonth, strings.Join(spend, " "), rd.SSO, csvSafe(rd.SSOTier), rd.SCIM, csvSafe(rd.SCIMTier), rd.JIT,
-		csvSafe(rd.NextStep), fmt.Sprintf("%d", rd.ManualCost.TotalCents/100),
-	}
-}
-
-func timeCell(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format(time.RFC3339)
-}
-
-// csvSafe defuses spreadsheet formulas: a cell that a spreadsheet would
-// evaluate (=, +, -, @, tab, CR) gets a leading apostrophe. Tenant names
-// and reasons come from outside.
-func csvSafe(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
-	}
-	return s
 }
 
 // Limits of GET /api/v1/unknown-domains?days=N.

@@ -71,22 +71,6 @@ func TestEtagMatches(t *testing.T) {
 	}
 }
 
-func TestCSVSafe(t *testing.T) {
-	for in, want := range map[string]string{
-		"=HYPERLINK(\"x\")": "'=HYPERLINK(\"x\")",
-		"+1":                "'+1",
-		"-2":                "'-2",
-		"@cmd":              "'@cmd",
-		"\tx":               "'\tx",
-		"Slack":             "Slack",
-		"":                  "",
-	} {
-		if got := csvSafe(in); got != want {
-			t.Errorf("csvSafe(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 func TestDeviceLimiter(t *testing.T) {
 	now := time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
 	l := newDeviceLimiter(1, 2, func() time.Time { return now })

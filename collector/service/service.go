@@ -36,6 +36,8 @@ type Collector struct {
 	handler http.Handler
 	// imports runs the configured importers inside Serve.
 	imports *sources.Scheduler
+	// web is the IT web view, for its first-start setup link.
+	web *web.Server
 }
 
 // New opens the store and builds the server. Close the Collector when Run
@@ -73,7 +75,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Collector, 
 		store.Close()
 		return nil, fmt.Errorf("importers: %w", err)
 	}
-	webView, err := web.New(web.Options{Catalog: catalog, Inventory: inv, Logger: log, Secure: cfg.TLS.Enabled()})
+	webView, err := web.New(web.Options{Catalog: catalog, Inventory: inv, Logger: log, Secure: cfg.TLS.Enabled(),
+		Evidence: store, Grants: store, IdPApps: store, Notes: store, Devices: store, SourceHealth: store,
+		Settings: func() web.SettingsView { return web.SettingsFromConfig(cfg) },
+		Accounts: store,
+		Statuses: store,
+	})
 	if err != nil {
 		store.Close()
 		return nil, err
@@ -110,7 +117,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Collector, 
 		Running:      imports.Running,
 		Web:          webView.Handler(),
 	})
-	return &Collector{cfg: cfg, log: log, store: store, handler: srv.Handler(), imports: imports}, nil
+	return &Collector{cfg: cfg, log: log, store: store, handler: srv.Handler(), imports: imports, web: webView}, nil
 }
 
 func secrets[T any](in []T, conv func(T) server.Secret) []server.Secret {
@@ -190,6 +197,7 @@ func (c *Collector) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	c.log.Info("collector listening", "addr", ln.Addr().String(), "scheme", scheme, "database", c.store.Path(),
 		"importers", c.cfg.Sources.String())
+	logSetupLink(ctx, c.log, c.web, scheme, ln.Addr())
 
 	var serveErr error
 	select {

@@ -56,6 +56,8 @@ type Stores interface {
 	collector.SourceRunStore
 	collector.IdPAppStore
 	collector.GrantStore
+	collector.AccountStore
+	collector.AppNoteStore
 }
 
 // Run runs every contract test, each on a fresh store from open. open must
@@ -92,6 +94,10 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 		{"SourceRuns", testSourceRuns},
 		{"IdPApps", testIdPApps},
 		{"Grants", testGrants},
+		{"Accounts", testAccounts},
+		{"Sessions", testSessions},
+		{"SetupToken", testSetupToken},
+		{"AppNotes", testAppNotes},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,77 @@
+package collector
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// The web view's local admin accounts, their sessions and the one-time
+// setup token a first start hands out. Secrets never reach a store in the
+// clear: passwords are argon2id hashes (a PHC string made by package web),
+// session and setup tokens are kept as their SHA-256.
+
+// ErrAccountExists is returned when an admin account with the email is
+// already stored, or, for CreateFirstAccount, when any admin exists.
+var ErrAccountExists = errors.New("admin account already exists")
+
+// Account is a local admin of the web view.
+type Account struct {
+	// Email is the sign-in name; stores keep it lowercase and compare it
+	// case-insensitively.
+	Email string
+	// PasswordHash is the encoded argon2id hash ("$argon2id$v=19$...").
+	PasswordHash string
+	CreatedAt    time.Time
+}
+
+// Session is a signed-in browser.
+type Session struct {
+	// TokenHash is the SHA-256 of the session cookie's token.
+	TokenHash []byte
+	Email     string
+	CreatedAt time.Time
+	// LastSeenAt is the last request of the session (at a coarse grain:
+	// the web view does not write on every request); idle expiry reads it.
+	LastSeenAt time.Time
+}
+
+// AccountStore keeps admin accounts, sessions and the setup token.
+type AccountStore interface {
+	// CreateAccount stores a new admin. ErrAccountExists when the email
+	// has one already.
+	CreateAccount(ctx context.Context, a Account) error
+	// Account returns the admin with the email, in any case; ErrNotFound
+	// when none.
+	Account(ctx context.Context, email string) (Account, error)
+	// HasAccounts reports whether any admin exists.
+	HasAccounts(ctx context.Context) (bool, error)
+
+	// CreateSession stores a new session. ErrNotFound when its account
+	// does not exist.
+	CreateSession(ctx context.Context, s Session) error
+	// Session returns the session with the token hash; ErrNotFound when
+	// none.
+	Session(ctx context.Context, tokenHash []byte) (Session, error)
+	// TouchSession moves a session's LastSeenAt forward to at (never
+	// back); an unknown session is ignored.
+	TouchSession(ctx context.Context, tokenHash []byte, at time.Time) error
+	// DeleteSession removes a session (sign-out); an unknown one is
+	// ignored.
+	DeleteSession(ctx context.Context, tokenHash []byte) error
+	// DeleteExpiredSessions removes sessions created before createdBefore
+	// or last seen before idleBefore, and returns how many it removed.
+	DeleteExpiredSessions(ctx context.Context, createdBefore, idleBefore time.Time) (int64, error)
+
+	// SetSetupToken makes tokenHash the only setup token, valid until
+	// expires.
+	SetSetupToken(ctx context.Context, tokenHash []byte, expires time.Time) error
+	// SetupTokenValid reports whether tokenHash is a setup token still
+	// valid at at.
+	SetupTokenValid(ctx context.Context, tokenHash []byte, at time.Time) (bool, error)
+	// CreateFirstAccount creates the first admin with a setup token valid
+	// at at, and removes every setup token, in one transaction.
+	// ErrNotFound when the token is unknown or expired; ErrAccountExists
+	// when an admin already exists (the token is removed then too).
+	CreateFirstAccount(ctx context.Context, tokenHash []byte, at time.Time, a Account) error
+}

@@ -1,0 +1,149 @@
+package service
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io/fs"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shadowmap/shadowmap/collector/store/sqlite"
+	"github.com/shadowmap/shadowmap/web"
+)
+
+// TestAdminCommand runs `shadowmap admin create` as IT would, against a
+// real database file.
+func TestAdminCommand(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "shadowmap.db")
+	env := []string{"SHADOWMAP_DATABASE=" + db}
+	writeFile := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	good := writeFile("good", "correct horse battery staple\r\n")
+	short := writeFile("short", "eleven char\n")
+	empty := writeFile("empty", "\n")
+
+	run := func(stdin string, args ...string) (string, error) {
+		var stdout, stderr bytes.Buffer
+		err := AdminCommand(strings.NewReader(stdin), &stdout, &stderr, env).Run(args)
+		return stdout.String(), err
+	}
+
+	// Refusals before anything is written: no database file appears.
+	refusals := []struct {
+		name  string
+		stdin string
+		args  []string
+		want  string
+	}{
+		{"no subcommand", "", nil, "shadowmap admin create --email"},
+		{"other subcommand", "", []string{"delete"}, "shadowmap admin create --email"},
+		{"no email", "", []string{"create", "--password-file", good}, "--email"},
+		{"bad email", "", []string{"create", "--email", "not an email", "--password-file", good}, "plain email address"},
+		{"too short", "", []string{"create", "--email", "it@example.com", "--password-file", short}, "at least 12 characters"},
+		{"empty file", "", []string{"create", "--email", "it@example.com", "--password-file", empty}, "first line is empty"},
+		{"missing file", "", []string{"create", "--email", "it@example.com", "--password-file", filepath.Join(dir, "nope")}, "read password file"},
+		{"empty stdin", "", []string{"create", "--email", "it@example.com"}, "no password on standard input"},
+		{"extra argument", "", []string{"create", "--email", "it@example.com", "extra"}, "unexpected argument"},
+	}
+	for _, tt := range refusals {
+		if _, err := run(tt.stdin, tt.args...); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: error %v, want one with %q", tt.name, err, tt.want)
+		}
+	}
+	if _, err := os.Stat(db); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("a refused command created the database: %v", err)
+	}
+
+	out, err := run("", "create", "--email", "IT@Example.com", "--password-file", good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "created admin it@example.com") || !strings.Contains(out, "/signin") {
+		t.Errorf("output %q", out)
+	}
+	if _, err := run("", "create", "--email", "it@example.com", "--password-file", good); err == nil || !strings.Contains(err.Error(), "exists already") {
+		t.Errorf("duplicate email: %v", err)
+	}
+	// A password piped on standard input, for scripts.
+	if _, err := run("another password here\n", "create", "--email", "second@example.com"); err != nil {
+		t.Fatalf("password on stdin: %v", err)
+	}
+
+	st, err := sqlite.Open(context.Background(), db, sqlite.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for email, password := range map[string]string{"it@example.com": "correct horse battery staple", "second@example.com": "another password here"} {
+		a, err := st.Account(context.Background(), email)
+		if err != nil {
+			t.Fatalf("account %s: %v", email, err)
+		}
+		if ok, err := web.VerifyPassword(a.PasswordHash, password); !ok || err != nil {
+			t.Errorf("%s: the stored hash does not verify the password (%v, %v)", email, ok, err)
+		}
+	}
+}
+
+func TestSetupBaseURL(t *testing.T) {
+	tests := []struct {
+		addr, want string
+	}{
+		{"127.0.0.1:8080", "http://127.0.0.1:8080"},
+		{"0.0.0.0:8080", "http://127.0.0.1:8080"},
+		{"[::]:8443", "http://[::1]:8443"},
+		{"[2001:db8::1]:8080", "http://[2001:db8::1]:8080"},
+		{"10.0.0.5:80", "http://10.0.0.5:80"},
+	}
+	for _, tt := range tests {
+		addr, err := net.ResolveTCPAddr("tcp", tt.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := setupBaseURL("http", addr); got != tt.want {
+			t.Errorf("setupBaseURL(%s) = %q, want %q", tt.addr, got, tt.want)
+		}
+	}
+}
+
+// TestLogSetupLink: a first start logs a link; once an admin exists,
+// nothing.
+func TestLogSetupLink(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "shadowmap.db"), sqlite.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	view, err := web.New(web.Options{Accounts: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	addr := &net.TCPAddr{IP: net.IPv4zero, Port: 8080}
+	logSetupLink(ctx, log, view, "https", addr)
+	if !strings.Contains(logs.String(), `url="https://127.0.0.1:8080/setup?token=`) {
+		t.Fatalf("first start logged %q", logs.String())
+	}
+	if err := web.CreateAdmin(ctx, st, "it@example.com", "correct horse battery staple", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	logs.Reset()
+	logSetupLink(ctx, log, view, "https", addr)
+	if logs.Len() != 0 {
+		t.Errorf("start with an admin logged %q", logs.String())
+	}
+}

@@ -1,0 +1,177 @@
+package storetest
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"sync"
+	"testing"
+
+	"github.com/shadowmap/shadowmap/collector"
+)
+
+// The web view's accounts. Rules every store keeps beyond the interface:
+//   - Emails are stored lowercase; Account finds an admin in any case.
+//   - Deleting nothing (an unknown session) is not an error.
+//   - CreateFirstAccount creates at most one admin however many requests
+//     race, and removes the setup token whenever the token was valid.
+
+func hashOf(s string) []byte {
+	h := sha256.Sum256([]byte(s))
+	return h[:]
+}
+
+const testPasswordHash = "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g"
+
+func testAccounts(t *testing.T, open func(t *testing.T) Stores) {
+	s := open(t)
+	ctx := context.Background()
+	if has, err := s.HasAccounts(ctx); err != nil || has {
+		t.Fatalf("HasAccounts of a fresh store = %v, %v", has, err)
+	}
+	if _, err := s.Account(ctx, "it@example.com"); !errors.Is(err, collector.ErrNotFound) {
+		t.Fatalf("Account of a fresh store: %v, want ErrNotFound", err)
+	}
+	a := collector.Account{Email: "IT@Example.com", PasswordHash: testPasswordHash, CreatedAt: at(0)}
+	must(t, s.CreateAccount(ctx, a), "create account")
+	if err := s.CreateAccount(ctx, collector.Account{Email: "it@example.COM", PasswordHash: testPasswordHash}); !errors.Is(err, collector.ErrAccountExists) {
+		t.Errorf("second account with the same email: %v, want ErrAccountExists", err)
+	}
+	got, err := s.Account(ctx, "it@EXAMPLE.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := collector.Account{Email: "it@example.com", PasswordHash: testPasswordHash, CreatedAt: at(0)}
+	if got != want {
+		t.Errorf("Account = %+v, want %+v", got, want)
+	}
+	if has, err := s.HasAccounts(ctx); err != nil || !has {
+		t.Errorf("HasAccounts after create = %v, %v", has, err)
+	}
+	for _, bad := range []collector.Account{{Email: "", PasswordHash: testPasswordHash}, {Email: "x@example.com"}} {
+		if err := s.CreateAccount(ctx, bad); err == nil {
+			t.Errorf("CreateAccount(%+v) stored an incomplete account", bad)
+		}
+	}
+}
+
+func testSessions(t *testing.T, open func(t *testing.T) Stores) {
+	s := open(t)
+	ctx := context.Background()
+	must(t, s.CreateAccount(ctx, collector.Account{Email: "it@example.com", PasswordHash: testPasswordHash, CreatedAt: at(0)}), "create account")
+	if err := s.CreateSession(ctx, collector.Session{TokenHash: hashOf("orphan"), Email: "nobody@example.com", CreatedAt: at(0)}); !errors.Is(err, collector.ErrNotFound) {
+		t.Errorf("session of an unknown account: %v, want ErrNotFound", err)
+	}
+	a, b := hashOf("a"), hashOf("b")
+	must(t, s.CreateSession(ctx, collector.Session{TokenHash: a, Email: "IT@example.com", CreatedAt: at(0)}), "create session a")
+	must(t, s.CreateSession(ctx, collector.Session{TokenHash: b, Email: "it@example.com", CreatedAt: at(1), LastSeenAt: at(2)}), "create session b")
+	got, err := s.Session(ctx, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Email != "it@example.com" || !got.CreatedAt.Equal(at(0)) || !got.LastSeenAt.Equal(at(0)) || string(got.TokenHash) != string(a) {
+		t.Errorf("Session(a) = %+v: want the account's email and LastSeenAt = CreatedAt", got)
+	}
+	if _, err := s.Session(ctx, hashOf("nope")); !errors.Is(err, collector.ErrNotFound) {
+		t.Errorf("unknown session: %v, want ErrNotFound", err)
+	}
+
+	must(t, s.TouchSession(ctx, a, at(5)), "touch")
+	must(t, s.TouchSession(ctx, a, at(3)), "touch back") // never moves back
+	must(t, s.TouchSession(ctx, hashOf("nope"), at(5)), "touch unknown")
+	if got, _ := s.Session(ctx, a); !got.LastSeenAt.Equal(at(5)) {
+		t.Errorf("LastSeenAt after touches = %v, want %v", got.LastSeenAt, at(5))
+	}
+
+	// a: created 0, seen 5. b: created 1, seen 2.
+	n, err := s.DeleteExpiredSessions(ctx, at(-10), at(3))
+	if err != nil || n != 1 {
+		t.Fatalf("delete idle sessions = %d, %v; want 1", n, err)
+	}
+	if _, err := s.Session(ctx, b); !errors.Is(err, collector.ErrNotFound) {
+		t.Errorf("idle session b survived: %v", err)
+	}
+	n, err = s.DeleteExpiredSessions(ctx, at(0), at(0))
+	if err != nil || n != 0 {
+		t.Fatalf("delete with cutoffs at a's creation = %d, %v; want 0 (cutoffs are exclusive)", n, err)
+	}
+	must(t, s.DeleteSession(ctx, a), "delete a")
+	must(t, s.DeleteSession(ctx, a), "delete a again")
+	if _, err := s.Session(ctx, a); !errors.Is(err, collector.ErrNotFound) {
+		t.Errorf("deleted session: %v, want ErrNotFound", err)
+	}
+	if err := s.CreateSession(ctx, collector.Session{Email: "it@example.com"}); err == nil {
+		t.Error("a session without a token hash was stored")
+	}
+}
+
+func testSetupToken(t *testing.T, open func(t *testing.T) Stores) {
+	s := open(t)
+	ctx := context.Background()
+	admin := collector.Account{Email: "First@example.com", PasswordHash: testPasswordHash}
+	if err := s.CreateFirstAccount(ctx, hashOf("t0"), at(0), admin); !errors.Is(err, collector.ErrNotFound) {
+		t.Fatalf("setup with no token stored: %v, want ErrNotFound", err)
+	}
+	must(t, s.SetSetupToken(ctx, hashOf("t1"), at(24)), "set token t1")
+	must(t, s.SetSetupToken(ctx, hashOf("t2"), at(24)), "set token t2") // replaces t1
+	valid := func(tok string, h int) bool {
+		t.Helper()
+		ok, err := s.SetupTokenValid(ctx, hashOf(tok), at(h))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	if valid("t1", 0) || !valid("t2", 0) || valid("t2", 24) || valid("zz", 0) {
+		t.Errorf("validity t1@0=%v t2@0=%v t2@24=%v zz@0=%v; want false true false false",
+			valid("t1", 0), valid("t2", 0), valid("t2", 24), valid("zz", 0))
+	}
+	if err := s.CreateFirstAccount(ctx, hashOf("t2"), at(25), admin); !errors.Is(err, collector.ErrNotFound) {
+		t.Errorf("setup with an expired token: %v, want ErrNotFound", err)
+	}
+	if err := s.CreateFirstAccount(ctx, hashOf("t1"), at(1), admin); !errors.Is(err, collector.ErrNotFound) {
+		t.Errorf("setup with a replaced token: %v, want ErrNotFound", err)
+	}
+
+	// Racing setup forms: exactly one admin.
+	const racers = 8
+	var wg sync.WaitGroup
+	errs := make([]error, racers)
+	for i := range racers {
+		wg.Go(func() {
+			a := admin
+			a.Email = string(rune('a'+i)) + "@example.com"
+			errs[i] = s.CreateFirstAccount(ctx, hashOf("t2"), at(1), a)
+		})
+	}
+	wg.Wait()
+	created := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			created++
+		case errors.Is(err, collector.ErrNotFound), errors.Is(err, collector.ErrAccountExists):
+		default:
+			t.Errorf("racing setup: %v", err)
+		}
+	}
+	if created != 1 {
+		t.Errorf("%d racing setups created an admin, want exactly 1", created)
+	}
+	if valid("t2", 1) {
+		t.Error("the setup token survived its use")
+	}
+
+	// A token handed out while an admin exists cannot make a second one,
+	// and is spent by trying.
+	must(t, s.SetSetupToken(ctx, hashOf("t3"), at(48)), "set token t3")
+	if err := s.CreateFirstAccount(ctx, hashOf("t3"), at(30), collector.Account{Email: "late@example.com", PasswordHash: testPasswordHash}); !errors.Is(err, collector.ErrAccountExists) {
+		t.Errorf("setup with an admin present: %v, want ErrAccountExists", err)
+	}
+	if valid("t3", 30) {
+		t.Error("the setup token survived a refused setup")
+	}
+	if _, err := s.Account(ctx, "late@example.com"); !errors.Is(err, collector.ErrNotFound) {
+		t.Errorf("refused setup stored its account: %v", err)
+	}
+}
