@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/shadowmap/shadowmap/internal/demo"
 )
 
 // browser starts a headless Chromium for the test, with the flags that
@@ -52,7 +54,7 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 	if dir == "" {
 		dir = t.TempDir()
 	}
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(80))
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // 100 is PNG; below it, JPEG
 	if err != nil {
 		t.Fatalf("screenshot %s: %v", name, err)
 	}
@@ -88,4 +90,128 @@ func TestBrowserPublicPages(t *testing.T) {
 	if !strings.Contains(location, "/signin") {
 		t.Errorf("an anonymous visit to /apps ended at %s, want the sign-in page", location)
 	}
+}
+
+// TestBrowserWalkthrough signs in to the demo company in a real browser
+// and does what IT does: reads the overview, filters the inventory to
+// apps with invoices, opens one, records a decision with a rationale,
+// exports the inventory as CSV, and looks at every other page. Each page
+// is screenshotted and checked for its data.
+func TestBrowserWalkthrough(t *testing.T) {
+	ctx := browser(t)
+	d, err := demo.Start(context.Background(), demo.Options{
+		DataDir: filepath.Join(t.TempDir(), "demo"), Listen: "127.0.0.1:0", People: 30,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+
+	step := func(name string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	text := func(sel string) string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		if err != nil {
+			t.Fatalf("text of %s: %v", sel, err)
+		}
+		return s
+	}
+	expect := func(page, sel string, wants ...string) {
+		t.Helper()
+		got := text(sel)
+		for _, w := range wants {
+			if !strings.Contains(got, w) {
+				t.Errorf("%s: %q not on the page", page, w)
+			}
+		}
+		screenshot(t, ctx, page)
+	}
+
+	// Signing in: the overview sends the browser to the sign-in form and
+	// back.
+	step("sign in",
+		chromedp.Navigate(d.URL+"/"),
+		chromedp.WaitVisible(chromedp.CSS(`input[name="email"]`)),
+		chromedp.SendKeys(chromedp.CSS(`input[name="email"]`), d.AdminEmail),
+		chromedp.SendKeys(chromedp.CSS(`input[name="password"]`), d.AdminPassword),
+		chromedp.Submit(chromedp.CSS(`form[action="/signin"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`nav`)),
+	)
+	expect("overview", "main", "Spend")
+
+	// Filter the inventory to apps with invoices.
+	step("inventory",
+		chromedp.Navigate(d.URL+"/apps"),
+		chromedp.WaitVisible(chromedp.CSS(`form.filters`)),
+		chromedp.SetValue(chromedp.CSS(`form.filters select[name="source"]`), "invoice"),
+		chromedp.Submit(chromedp.CSS(`form.filters`)),
+	)
+	waitLocation(t, ctx, "source=invoice")
+	step("inventory loaded", chromedp.WaitVisible(chromedp.CSS(`table`)))
+	expect("inventory-invoices", "table", "People")
+
+	// Open the first app of the filtered list.
+	href, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.CSS(`table tbody a[href^="/apps/"]`), "href"))
+	if err != nil || !href.Exists {
+		t.Fatalf("no app link in the inventory: %v", err)
+	}
+	step("open app", chromedp.Navigate(d.URL+href.Value), chromedp.WaitVisible(chromedp.CSS(`textarea[name="why"]`)))
+	expect("app", "main", "Evidence", "Invoices")
+
+	// Record a decision with a rationale: it shows in the history.
+	const why = "Finance signed the contract in November"
+	step("decide",
+		chromedp.SetValue(chromedp.CSS(`form[action$="/status"] select[name="status"]`), "approved"),
+		chromedp.SendKeys(chromedp.CSS(`textarea[name="why"]`), why),
+		chromedp.Submit(chromedp.CSS(`form[action$="/status"]`)),
+	)
+	waitLocation(t, ctx, "saved")
+	step("decided", chromedp.WaitVisible(chromedp.CSS(`textarea[name="why"]`)))
+	expect("app-decided", "main", why, "approved")
+
+	// Export the inventory: the CSV the browser downloads.
+	csv, err := chromedp.Run(ctx, chromedp.Evaluate[string](`fetch("/apps.csv").then(r => r.text())`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lines := strings.Count(csv, "\n"); !strings.HasPrefix(csv, "id,") || lines < 10 {
+		t.Errorf("CSV export: %d lines, starting %.80q", lines, csv)
+	}
+
+	// Every other page shows its data.
+	for _, p := range []struct{ path, name, sel, want string }{
+		{"/people", "people", "main", "@acme.example"},
+		{"/devices", "agents", "main", "running"},
+		{"/sources", "sources", "main", "google"},
+		{"/settings", "settings", "main", "enroll"},
+		{"/about-the-agent", "about-the-agent", "main", "What it never sends"},
+	} {
+		step(p.name, chromedp.Navigate(d.URL+p.path), chromedp.WaitVisible(chromedp.CSS("main")))
+		expect(p.name, p.sel, p.want)
+	}
+}
+
+// waitLocation waits until the page's address contains want: a form's
+// submission navigates asynchronously.
+func waitLocation(t *testing.T, ctx context.Context, want string) {
+	t.Helper()
+	var location string
+	for range 100 {
+		var err error
+		if location, err = chromedp.Run(ctx, chromedp.Location()); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(location, want) {
+			return
+		}
+		if err := chromedp.Do(ctx, chromedp.Sleep(100*time.Millisecond)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Fatalf("the browser is at %s, never at a page with %q", location, want)
 }
