@@ -193,6 +193,17 @@ func TestBrowserWalkthrough(t *testing.T) {
 	} {
 		step(p.name, chromedp.Navigate(d.URL+p.path), chromedp.WaitVisible(chromedp.CSS("main")))
 		expect(p.name, p.sel, p.want)
+		// The first person's and agent's own pages, from the lists.
+		detail := map[string]string{"people": `main a[href^="/people/"]`, "agents": `main a[href^="/devices/"]`}[p.name]
+		if detail == "" {
+			continue
+		}
+		link, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.CSS(detail), "href"))
+		if err != nil || !link.Exists {
+			t.Fatalf("%s: no link to a detail page: %v", p.name, err)
+		}
+		step(p.name+" detail", chromedp.Navigate(d.URL+link.Value), chromedp.WaitVisible(chromedp.CSS("main")))
+		expect(p.name+"-detail", "main", map[string]string{"people": "Apps", "agents": "Capture"}[p.name])
 	}
 }
 
