@@ -38,19 +38,41 @@ func startCollector(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return serve(t, cfg)
+}
+
+// serve runs a real collector with cfg on a loopback port until the test
+// ends, and returns its base URL.
+func serve(t *testing.T, cfg config.Config) string {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	c, err := service.New(ctx, cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
+		cancel()
 		t.Fatal(err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
+		cancel()
+		c.Close()
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- c.Serve(ctx, ln) }()
 	t.Cleanup(func() { cancel(); <-done; c.Close() })
 	return "http://" + ln.Addr().String()
+}
+
+// serveConfigFile serves the collector a configuration file describes,
+// with its importers off: the tests run them with `shadowmap import`.
+func serveConfigFile(t *testing.T, path string) string {
+	t.Helper()
+	cfg, err := config.Load(path, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Sources = config.Default().Sources
+	return serve(t, cfg)
 }
 
 // TestAgentToCollector runs the agent's loop (matching, aggregation,

@@ -1,11 +1,8 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -14,7 +11,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/shadowmap/shadowmap/collector/config"
 	"github.com/shadowmap/shadowmap/collector/service"
 )
 
@@ -131,25 +127,7 @@ sources:
 		}
 	}
 
-	cfg, err := config.Load(cfgFile, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Sources = config.Default().Sources // serve without running the importers again
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	c, err := service.New(ctx, cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- c.Serve(ctx, ln) }()
-	defer func() { cancel(); <-done; c.Close() }()
-	url := "http://" + ln.Addr().String()
+	url := serveConfigFile(t, cfgFile)
 	get := func(path string, out any) {
 		t.Helper()
 		req, _ := http.NewRequest("GET", url+path, nil)

@@ -2,10 +2,8 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -17,7 +15,6 @@ import (
 	"github.com/emersion/go-imap/v2/imapserver"
 	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
 
-	"github.com/shadowmap/shadowmap/collector/config"
 	"github.com/shadowmap/shadowmap/collector/service"
 )
 
@@ -89,26 +86,8 @@ sources:
 		}
 	}
 
-	c, err := config.Load(cfgFile, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.Sources = config.Default().Sources
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	col, err := service.New(ctx, c, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- col.Serve(ctx, ln) }()
-	defer func() { cancel(); <-done; col.Close() }()
-
-	req, _ := http.NewRequest("GET", "http://"+ln.Addr().String()+"/api/v1/apps?limit=1000", nil)
+	url := serveConfigFile(t, cfgFile)
+	req, _ := http.NewRequest("GET", url+"/api/v1/apps?limit=1000", nil)
 	req.Header.Set("Authorization", "Bearer "+adminToken)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
