@@ -161,7 +161,8 @@ func stripComment(line string) string {
 }
 
 // RenderResolvConf returns raw with "nameserver local" before the first
-// nameserver, nameserver lines for local itself dropped, and the options
+// nameserver, nameserver lines for local itself and unspecified addresses
+// dropped, and the options
 // merged into one line that sets timeout:1 attempts:2 and drops rotate
 // (which would spread queries past the forwarder). It fails when raw has
 // no other nameserver: local alone would leave the system without DNS if
@@ -195,7 +196,10 @@ func RenderResolvConf(raw []byte, local netip.Addr) ([]byte, error) {
 					wroteLocal = true
 				}
 				if len(fields) > 1 {
-					if a, err := netip.ParseAddr(fields[1]); err == nil && a.WithZone("") == local {
+					// Our own address goes (it is first already), and so does
+					// an unspecified one (::, 0.0.0.0), which glibc reads as
+					// this host: it would be the forwarder again.
+					if a, err := netip.ParseAddr(fields[1]); err == nil && (a.WithZone("") == local || a.IsUnspecified()) {
 						continue
 					}
 				}
