@@ -281,6 +281,9 @@ type signinView struct {
 	Email    string
 	Next     string
 	FormCSRF string
+	// OIDC names the identity provider of the "Sign in with" button, ""
+	// when OIDC sign-in is off (oidc.go).
+	OIDC string
 }
 
 // setupView is the first-admin page.
@@ -321,6 +324,7 @@ func (s *Server) authRoutes() {
 	s.mux.HandleFunc("POST /signout", a.signout)
 	s.mux.HandleFunc("GET /setup", a.setupPage)
 	s.mux.HandleFunc("POST /setup", a.setup)
+	a.oidcRoutes()
 }
 
 // formToken returns the pre-session CSRF token of the browser, setting a
@@ -352,7 +356,7 @@ func (a *authHandlers) renderSignin(w http.ResponseWriter, r *http.Request, stat
 		a.s.fail(w, r, err)
 		return
 	}
-	v.Heading, v.FormCSRF = "Sign in to shadowmap", t
+	v.Heading, v.FormCSRF, v.OIDC = "Sign in to shadowmap", t, a.s.oidcButton()
 	w.Header().Set("Cache-Control", "no-store")
 	a.s.render(w, r, status, "signin", page{Title: "Sign in", Data: v})
 }

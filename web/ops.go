@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/shadowmap/shadowmap/collector"
-	"github.com/shadowmap/shadowmap/collector/config"
 	"github.com/shadowmap/shadowmap/collector/inventory"
 )
 
@@ -48,7 +47,7 @@ func (s *Server) opsRoutes() {
 	s.mux.HandleFunc("GET /devices", s.signedIn(s.devicesPage))
 	s.mux.HandleFunc("GET /devices/{id}", s.signedIn(s.devicePage))
 	s.mux.HandleFunc("GET /sources", s.signedIn(s.sourcesPage))
-	s.mux.HandleFunc("GET /settings", s.signedIn(s.settingsPage))
+	s.settingsRoutes()
 }
 
 // pager is one page of a list: which rows, and the links to the others,
@@ -386,128 +385,4 @@ func (s *Server) sourcesPage(w http.ResponseWriter, r *http.Request, sess sessio
 		d.Candidates = d.Candidates[:min(len(d.Candidates), 100)]
 	}
 	s.render(w, r, http.StatusOK, "sources", page{Title: "Sources", Nav: "sources", User: sess.Email, CSRF: sess.CSRF, Data: d})
-}
-
-func (s *Server) settingsPage(w http.ResponseWriter, r *http.Request, sess session) {
-	var v SettingsView
-	if s.opts.Settings != nil {
-		v = s.opts.Settings()
-	}
-	s.render(w, r, http.StatusOK, "settings", page{Title: "Settings", Nav: "settings", User: sess.Email, CSRF: sess.CSRF, Data: v})
-}
-
-// SettingsView is what the settings page shows of the collector's
-// configuration: names, states and file paths, never a secret's value.
-// The service fills it from its configuration (SettingsFromConfig).
-type SettingsView struct {
-	// ConfigFile is the configuration file read, "" when none was.
-	ConfigFile    string
-	EnrollSecrets []SecretView
-	AdminTokens   []SecretView
-	Importers     []ImporterView
-	// ImportInterval is how often serve runs the importers.
-	ImportInterval string
-	// EvidenceRetention, AggregateRetention and PurgeInterval are the
-	// retention keys as the configuration writes them (90d, 13mo, 1h0m0s).
-	EvidenceRetention  string
-	AggregateRetention string
-	PurgeInterval      string
-	// UnknownDomainK is how many devices must see an unknown domain
-	// before it is shown.
-	UnknownDomainK int
-	EmailDomain    string
-}
-
-// SecretView names an enroll secret or admin token and where its value
-// lives.
-type SecretView struct {
-	Name string
-	// From is "file PATH" or "inline in the configuration file".
-	From    string
-	Revoked bool
-}
-
-// ImporterView is one importer: whether it is configured, how, and the
-// configuration keys that change it.
-type ImporterView struct {
-	Name       string
-	Configured bool
-	// How says what it reads with, in words: "service account acting as
-	// it@acme.example", "IMAP ap@acme.example on imap.acme.example:993".
-	How string
-	// CredentialFiles are the files holding its credentials (never their
-	// contents); Inline is true when a credential is written in the
-	// configuration file itself.
-	CredentialFiles []string
-	Inline          bool
-	// Key is the configuration key of its section.
-	Key string
-}
-
-// SettingsFromConfig builds the settings page's view of cfg. It copies
-// names, files and periods only: secret values stay in cfg.
-func SettingsFromConfig(cfg config.Config) SettingsView {
-	v := SettingsView{
-		ConfigFile:         cfg.File,
-		ImportInterval:     cfg.Sources.Interval.String(),
-		EvidenceRetention:  cfg.Retention.Evidence.String(),
-		AggregateRetention: cfg.Retention.Aggregates.String(),
-		PurgeInterval:      cfg.Retention.PurgeInterval.String(),
-		UnknownDomainK:     cfg.UnknownDomainK,
-		EmailDomain:        cfg.EmailDomain,
-	}
-	from := func(file string) string {
-		if file != "" {
-			return "file " + file
-		}
-		return "inline in the configuration file"
-	}
-	for _, s := range cfg.EnrollSecrets {
-		v.EnrollSecrets = append(v.EnrollSecrets, SecretView{Name: s.Name, From: from(s.SecretFile), Revoked: s.Revoked})
-	}
-	for _, t := range cfg.AdminTokens {
-		v.AdminTokens = append(v.AdminTokens, SecretView{Name: t.Name, From: from(t.TokenFile), Revoked: t.Revoked})
-	}
-	src := cfg.Sources
-	files := func(fs ...string) []string {
-		var out []string
-		for _, f := range fs {
-			if f != "" {
-				out = append(out, f)
-			}
-		}
-		return out
-	}
-	g := ImporterView{Name: "Google Workspace", Key: "sources.google", Configured: src.Google.Enabled(),
-		CredentialFiles: files(src.Google.CredentialsFile)}
-	if g.Configured {
-		g.How = "service account with domain-wide delegation, acting as " + src.Google.AdminEmail
-	}
-	o := ImporterView{Name: "Okta", Key: "sources.okta", Configured: src.Okta.Enabled(), CredentialFiles: files(src.Okta.TokenFile)}
-	if o.Configured {
-		o.How = "API token of a read-only admin at " + src.Okta.URL
-		o.Inline = src.Okta.TokenFile == "" && src.Okta.Token != ""
-	}
-	e := ImporterView{Name: "Microsoft Entra ID", Key: "sources.entra", Configured: src.Entra.Enabled(), CredentialFiles: files(src.Entra.ClientSecretFile)}
-	if e.Configured {
-		e.How = "app registration " + src.Entra.ClientID + " in tenant " + src.Entra.TenantID
-		e.Inline = src.Entra.ClientSecretFile == "" && src.Entra.ClientSecret != ""
-	}
-	z := ImporterView{Name: "DNS zone (TXT verification records)", Key: "sources.dns_zone", Configured: src.DNSZone.Enabled()}
-	if z.Configured {
-		z.How = "TXT records of " + strings.Join(src.DNSZone.Domains, ", ")
-		if src.DNSZone.Resolver != "" {
-			z.How += " via " + src.DNSZone.Resolver
-		}
-	}
-	m := ImporterView{Name: "Mailboxes (IMAP)", Key: "sources.mail.mailboxes", Configured: src.Mail.Enabled()}
-	var boxes []string
-	for _, b := range src.Mail.Mailboxes {
-		boxes = append(boxes, fmt.Sprintf("%s (%s at %s:%d, TLS %s, auth %s)", b.Name, b.Username, b.Host, b.Port, b.TLS, b.Auth))
-		m.CredentialFiles = append(m.CredentialFiles, files(b.PasswordFile, b.CAFile)...)
-		m.Inline = m.Inline || (b.PasswordFile == "" && b.Password != "")
-	}
-	m.How = strings.Join(boxes, "; ")
-	v.Importers = []ImporterView{g, o, e, z, m}
-	return v
 }

@@ -47,6 +47,12 @@ type Options struct {
 	// Settings returns what the settings page shows; the page is empty
 	// when nil.
 	Settings func() SettingsView
+	// EnrollSecrets, DigestRecipients and Retention are what the settings
+	// page changes at run time (settings.go); nil leaves that part
+	// read-only.
+	EnrollSecrets    collector.EnrollSecretStore
+	DigestRecipients collector.DigestRecipientsStore
+	Retention        collector.RetentionStore
 	// Now is the clock; time.Now when nil.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -55,6 +61,9 @@ type Options struct {
 	// Accounts keeps the admins, their sessions and the setup token
 	// (auth.go); with none nobody can sign in.
 	Accounts collector.AccountStore
+	// OIDC turns on sign-in with the company's identity provider
+	// (oidc.go); the zero value leaves it off.
+	OIDC OIDCSettings
 }
 
 // Server is the web view.

@@ -55,6 +55,9 @@ type Config struct {
 	// Sources configures the importers (Google Workspace, Okta, Entra ID,
 	// the company's DNS zone).
 	Sources Sources `yaml:"sources"`
+	// OIDC is the optional sign-in to the web view through the company's
+	// identity provider (oidc.go).
+	OIDC OIDC `yaml:"oidc"`
 
 	// File is the configuration file that was read, "" when none was.
 	File string `yaml:"-"`
@@ -277,6 +280,7 @@ func (c Config) Redacted() Config {
 	}
 	out.Sources.Okta.Token = Secret(c.Sources.Okta.Token.String())
 	out.Sources.Entra.ClientSecret = Secret(c.Sources.Entra.ClientSecret.String())
+	out.OIDC.ClientSecret = Secret(c.OIDC.ClientSecret.String())
 	out.Sources.Mail.Mailboxes = nil
 	for _, m := range c.Sources.Mail.Mailboxes {
 		m.Password = Secret(m.Password.String())

@@ -441,6 +441,7 @@ func (c *Config) readSecretFiles() (warnings []string, err error) {
 	for _, s := range c.sourceSecretFiles() {
 		read(s.label, s.file, s.value, s.fileKey, s.valueKey)
 	}
+	read(c.oidcSecretFile())
 	return warnings, errors.Join(errs...)
 }
 

@@ -29,6 +29,9 @@ func TestSourcesConfig(t *testing.T) {
 		{"google without an admin", "sources:\n  google:\n    credentials_file: /k.json\n", "admin_email"},
 		{"a domain that is not one", "sources:\n  dns_zone:\n    domains: [\"acme example\"]\n", "not a domain name"},
 		{"an interval too short", "sources:\n  interval: 10s\n", "at least 1m"},
+		{"OIDC open to every account", "oidc:\n  issuer: https://acme.okta.com\n  client_id: c\n  client_secret: s\n  redirect_url: https://shadowmap.acme.example/signin/oidc/callback\n", "allowed_domains or allowed_emails"},
+		{"OIDC without a secret", "oidc:\n  issuer: https://acme.okta.com\n  client_id: c\n  redirect_url: https://shadowmap.acme.example/signin/oidc/callback\n  allowed_domains: [acme.example]\n", "client_secret"},
+		{"OIDC with a wrong callback", "oidc:\n  issuer: https://acme.okta.com\n  client_id: c\n  client_secret: s\n  redirect_url: https://shadowmap.acme.example/callback\n  allowed_domains: [acme.example]\n", "redirect_url"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

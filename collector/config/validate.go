@@ -63,6 +63,7 @@ func (c Config) Validate() error {
 		bad("log.level %q%s: want debug, info, warn or error", c.Log.Level, c.from("log.level"))
 	}
 	c.validateSources(bad)
+	c.validateOIDC(bad)
 
 	type credential struct {
 		label   string

@@ -241,13 +241,18 @@ func (s *Server) listDevices(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, r, err)
 		return
 	}
+	secretRevoked, err := s.secretRevocation(r.Context())
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
 	out := make([]DeviceView, 0, len(devices))
 	for _, d := range devices {
 		out = append(out, DeviceView{
 			ID: d.ID, Hostname: d.Hostname, OS: d.OS, OSVersion: d.OSVersion, Arch: d.Arch,
 			AgentVersion: d.AgentVersion, OwnerEmail: d.OwnerEmail, LastUser: d.LastUser,
 			EnrollSecret: d.EnrollSecret, EnrolledAt: d.EnrolledAt, LastSeenAt: d.LastSeenAt,
-			Revoked: d.Revoked || s.secretRevoked(d.EnrollSecret),
+			Revoked: d.Revoked || secretRevoked(d.EnrollSecret),
 			Health: HealthView{
 				CaptureState: d.Health.CaptureState, PacketsSeen: d.Health.PacketsSeen, Drops: d.Health.Drops,
 				SpoolDepth: d.Health.SpoolDepth, AgentVersion: d.Health.AgentVersion, LastError: d.Health.LastError,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -39,7 +40,11 @@ func (s *Server) enroll(w http.ResponseWriter, r *http.Request) {
 		writeDecodeError(w, err)
 		return
 	}
-	sec, ok := matchSecret(s.opts.EnrollSecrets, req.EnrollSecret)
+	sec, ok, err := s.matchEnrollSecret(r.Context(), req.EnrollSecret)
+	if err != nil {
+		s.internalError(w, r, fmt.Errorf("enroll: %w", err))
+		return
+	}
 	switch {
 	case !ok:
 		s.metrics.enrollments.WithLabelValues("unauthorized").Inc()
@@ -103,7 +108,14 @@ func (s *Server) device(h http.HandlerFunc) http.HandlerFunc {
 			s.internalError(w, r, fmt.Errorf("look up device: %w", err))
 			return
 		}
-		if d.Revoked || s.secretRevoked(d.EnrollSecret) {
+		revoked := d.Revoked
+		if !revoked {
+			if revoked, err = s.secretRevoked(r.Context(), d.EnrollSecret); err != nil {
+				s.internalError(w, r, fmt.Errorf("look up enroll secret: %w", err))
+				return
+			}
+		}
+		if revoked {
 			writeError(w, http.StatusForbidden, "forbidden", "this device is revoked; enroll it again")
 			return
 		}
@@ -111,14 +123,77 @@ func (s *Server) device(h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-func (s *Server) secretRevoked(name string) bool {
-	for _, sec := range s.opts.EnrollSecrets {
-		if sec.Name == name {
-			return sec.Revoked
+// matchEnrollSecret finds the enroll secret equal to presented among the
+// configuration's and the web view's, revoked or not. The stored ones are
+// compared by SHA-256, in constant time and against every entry, so the
+// time taken does not tell which one matched. A name in the configuration
+// wins over a stored secret of the same name (the web view refuses to make
+// one).
+func (s *Server) matchEnrollSecret(ctx context.Context, presented string) (Secret, bool, error) {
+	if sec, ok := matchSecret(s.opts.EnrollSecrets, presented); ok {
+		return sec, true, nil
+	}
+	if s.opts.StoredEnrollSecrets == nil {
+		return Secret{}, false, nil
+	}
+	stored, err := s.opts.StoredEnrollSecrets.EnrollSecrets(ctx)
+	if err != nil {
+		return Secret{}, false, err
+	}
+	h := hashToken(presented)
+	var found Secret
+	ok := false
+	for _, st := range stored {
+		if subtle.ConstantTimeCompare(st.Hash, h) == 1 && !ok {
+			found, ok = Secret{Name: st.Name, Revoked: st.Revoked()}, true
 		}
 	}
-	// A secret removed from the configuration revokes its devices too.
-	return name != ""
+	return found, ok, nil
+}
+
+// secretRevoked reports whether devices enrolled with the named secret are
+// refused: the secret is revoked in the configuration or the web view, or
+// is in neither any more.
+func (s *Server) secretRevoked(ctx context.Context, name string) (bool, error) {
+	// Devices of a configuration secret, the usual case, need no store
+	// read on their every upload.
+	for _, sec := range s.opts.EnrollSecrets {
+		if sec.Name == name {
+			return sec.Revoked, nil
+		}
+	}
+	revoked, err := s.secretRevocation(ctx)
+	if err != nil {
+		return false, err
+	}
+	return revoked(name), nil
+}
+
+// secretRevocation reads the stored enroll secrets once and returns what
+// secretRevoked answers for any name, for listing many devices.
+func (s *Server) secretRevocation(ctx context.Context) (func(name string) bool, error) {
+	var stored []collector.EnrollSecret
+	if s.opts.StoredEnrollSecrets != nil {
+		var err error
+		if stored, err = s.opts.StoredEnrollSecrets.EnrollSecrets(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return func(name string) bool {
+		for _, sec := range s.opts.EnrollSecrets {
+			if sec.Name == name {
+				return sec.Revoked
+			}
+		}
+		for _, st := range stored {
+			if st.Name == name {
+				return st.Revoked()
+			}
+		}
+		// A secret removed from the configuration revokes its devices
+		// too.
+		return name != ""
+	}, nil
 }
 
 func deviceFrom(ctx context.Context) collector.Device {

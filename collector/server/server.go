@@ -59,7 +59,10 @@ type Options struct {
 	Ready func(context.Context) error
 
 	EnrollSecrets []Secret
-	AdminTokens   []Secret
+	// StoredEnrollSecrets are the enroll secrets made in the web view,
+	// accepted beside EnrollSecrets; nil when there are none.
+	StoredEnrollSecrets StoredEnrollSecrets
+	AdminTokens         []Secret
 	// EmailDomain turns an OS user name into an email address when the
 	// MDM gave no owner for the device.
 	EmailDomain string
@@ -83,6 +86,12 @@ type Options struct {
 	// Web is the IT web view, served at every path the API does not
 	// use; nil serves the API alone.
 	Web http.Handler
+}
+
+// StoredEnrollSecrets reads the enroll secrets made in the web view
+// (collector.EnrollSecretStore).
+type StoredEnrollSecrets interface {
+	EnrollSecrets(ctx context.Context) ([]collector.EnrollSecret, error)
 }
 
 // Server serves the collector's HTTP API.

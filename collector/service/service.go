@@ -77,9 +77,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Collector, 
 	}
 	webView, err := web.New(web.Options{Catalog: catalog, Inventory: inv, Logger: log, Secure: cfg.TLS.Enabled(),
 		Evidence: store, Grants: store, IdPApps: store, Notes: store, Devices: store, SourceHealth: store,
-		Settings: func() web.SettingsView { return web.SettingsFromConfig(cfg) },
-		Accounts: store,
+		Settings:      func() web.SettingsView { return web.SettingsFromConfig(cfg) },
+		Accounts:      store,
+		EnrollSecrets: store, DigestRecipients: store, Retention: store,
 		Statuses: store,
+		OIDC: web.OIDCSettings{Issuer: cfg.OIDC.Issuer, ClientID: cfg.OIDC.ClientID, ClientSecret: cfg.OIDC.ClientSecret.Reveal(),
+			RedirectURL: cfg.OIDC.RedirectURL, AllowedDomains: cfg.OIDC.Domains(), AllowedEmails: cfg.OIDC.Emails(),
+			AutoCreateAdmins: cfg.OIDC.AutoCreateAdmins, DisplayName: cfg.OIDC.DisplayName},
 	})
 	if err != nil {
 		store.Close()
@@ -105,6 +109,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Collector, 
 		EnrollSecrets: secrets(cfg.EnrollSecrets, func(s config.EnrollSecret) server.Secret {
 			return server.Secret{Name: s.Name, Value: s.Secret.Reveal(), Revoked: s.Revoked}
 		}),
+		StoredEnrollSecrets: store,
 		AdminTokens: secrets(cfg.AdminTokens, func(t config.AdminToken) server.Secret {
 			return server.Secret{Name: t.Name, Value: t.Token.Reveal(), Revoked: t.Revoked}
 		}),
@@ -242,13 +247,14 @@ func (c *Collector) purgeLoop(ctx context.Context) {
 
 func (c *Collector) purge(ctx context.Context) {
 	now := time.Now().UTC()
-	n, err := c.store.PurgeEvidence(ctx, collector.Retention{
-		Evidence:   c.cfg.Retention.Evidence.Cutoff(now),
-		Aggregates: c.cfg.Retention.Aggregates.Cutoff(now),
-		// A batch older than this cannot be sent again (the API refuses
-		// sightings that old), so its idempotency record can go.
-		Batches: now.Add(-api.MaxSightingAge - 24*time.Hour),
-	})
+	ret, err := c.retention(ctx, now)
+	if err != nil {
+		if !errors.Is(err, context.Canceled) {
+			c.log.Error("retention purge: read the retention set in the web view", "err", err)
+		}
+		return
+	}
+	n, err := c.store.PurgeEvidence(ctx, ret)
 	switch {
 	case errors.Is(err, context.Canceled):
 	case err != nil:
@@ -256,4 +262,25 @@ func (c *Collector) purge(ctx context.Context) {
 	case n > 0:
 		c.log.Info("retention purge", "evidence_rows_deleted", n)
 	}
+}
+
+// retention is what the purge at now deletes: the periods set in the web
+// view when there are (checked like the page checks them), else the
+// configuration's.
+func (c *Collector) retention(ctx context.Context, now time.Time) (collector.Retention, error) {
+	o, err := c.store.RetentionOverride(ctx)
+	if err != nil {
+		return collector.Retention{}, err
+	}
+	evidence, aggregates, errs := web.EffectiveRetention(c.cfg.Retention.Evidence, c.cfg.Retention.Aggregates, o)
+	if len(errs) > 0 {
+		c.log.Warn("retention set in the web view is invalid; using the configuration's", "problems", errs)
+	}
+	return collector.Retention{
+		Evidence:   evidence.Cutoff(now),
+		Aggregates: aggregates.Cutoff(now),
+		// A batch older than this cannot be sent again (the API refuses
+		// sightings that old), so its idempotency record can go.
+		Batches: now.Add(-api.MaxSightingAge - 24*time.Hour),
+	}, nil
 }

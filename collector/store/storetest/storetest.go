@@ -58,6 +58,9 @@ type Stores interface {
 	collector.GrantStore
 	collector.AccountStore
 	collector.AppNoteStore
+	collector.EnrollSecretStore
+	collector.DigestRecipientsStore
+	collector.RetentionStore
 }
 
 // Run runs every contract test, each on a fresh store from open. open must
@@ -98,6 +101,9 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 		{"Sessions", testSessions},
 		{"SetupToken", testSetupToken},
 		{"AppNotes", testAppNotes},
+		{"EnrollSecrets", testEnrollSecrets},
+		{"DigestRecipients", testDigestRecipients},
+		{"RetentionOverride", testRetentionOverride},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
