@@ -53,6 +53,14 @@ type Options struct {
 	EnrollSecrets    collector.EnrollSecretStore
 	DigestRecipients collector.DigestRecipientsStore
 	Retention        collector.RetentionStore
+	// Credentials, CredentialsDir and CredentialSlots let the settings
+	// page replace the importers' credentials (credentials.go): the
+	// overrides' store, the directory their 0600 files go to, and the
+	// credentials the configuration uses. A nil store or an empty
+	// directory leaves them read-only.
+	Credentials     collector.CredentialStore
+	CredentialsDir  string
+	CredentialSlots []CredentialSlot
 	// Now is the clock; time.Now when nil.
 	Now    func() time.Time
 	Logger *slog.Logger

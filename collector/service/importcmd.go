@@ -55,23 +55,34 @@ func ImportCommand(stdout, stderr io.Writer, env []string) cli.Command {
 				return err
 			}
 			name := fs.Arg(0)
-			var imp sources.Importer
-			if len(files) > 0 {
-				imp, err = fileImporterFor(name, files)
-			} else {
-				imp, err = importerFor(name, cfg.Sources)
+			// The API importer is built once the store is open: it uses
+			// the credentials set in the web view, like serve's rounds.
+			build := func(ctx context.Context, store *sqlite.Store, log *slog.Logger) (sources.Importer, error) {
+				src, err := overriddenSources(ctx, cfg.Sources, store, log)
+				if err != nil {
+					return nil, err
+				}
+				return importerFor(name, src)
 			}
-			if err != nil {
+			if len(files) > 0 {
+				imp, err := fileImporterFor(name, files)
+				if err != nil {
+					return fmt.Errorf("import: %w", err)
+				}
+				build = func(context.Context, *sqlite.Store, *slog.Logger) (sources.Importer, error) { return imp, nil }
+			} else if _, err := importerFor(name, cfg.Sources); err != nil {
+				// Fail on an unknown or unconfigured source before
+				// opening the database.
 				return fmt.Errorf("import: %w", err)
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return runImport(ctx, cfg, imp, stdout, stderr)
+			return runImport(ctx, cfg, build, stdout, stderr)
 		},
 	}
 }
 
-func runImport(ctx context.Context, cfg config.Config, imp sources.Importer, stdout, stderr io.Writer) error {
+func runImport(ctx context.Context, cfg config.Config, build func(context.Context, *sqlite.Store, *slog.Logger) (sources.Importer, error), stdout, stderr io.Writer) error {
 	log := slog.New(cfg.Log.Handler(stderr))
 	catalog, err := signatures.Embedded()
 	if err != nil {
@@ -82,6 +93,10 @@ func runImport(ctx context.Context, cfg config.Config, imp sources.Importer, std
 		return err
 	}
 	defer store.Close()
+	imp, err := build(ctx, store, log)
+	if err != nil {
+		return fmt.Errorf("import: %w", err)
+	}
 	runner := &sources.Runner{Stores: store, Runs: store, Catalog: catalog, Log: log}
 	progress := sources.NewProgress(nil)
 	done := make(chan struct{})

@@ -12,6 +12,11 @@ import (
 type Scheduler struct {
 	Runner    *Runner
 	Importers []Importer
+	// Build, when set, makes the importers at the start of each round in
+	// place of Importers, so credentials changed in the web view apply at
+	// the next round without a restart. A round whose Build fails is
+	// logged and skipped.
+	Build func(ctx context.Context) ([]Importer, error)
 	// Interval is the time between the starts of two rounds.
 	Interval time.Duration
 	// FirstDelay is how long after start the first round begins, so the
@@ -26,7 +31,7 @@ type Scheduler struct {
 // others still run; one that is still running when the next round is due
 // delays that round rather than running twice at once.
 func (s *Scheduler) Run(ctx context.Context) {
-	if len(s.Importers) == 0 {
+	if s.Build == nil && len(s.Importers) == 0 {
 		return
 	}
 	wait := s.FirstDelay
@@ -46,7 +51,18 @@ func (s *Scheduler) Run(ctx context.Context) {
 
 // RunOnce runs every importer once, in order.
 func (s *Scheduler) RunOnce(ctx context.Context) {
-	for _, imp := range s.Importers {
+	importers := s.Importers
+	if s.Build != nil {
+		built, err := s.Build(ctx)
+		if err != nil {
+			if s.Runner.Log != nil && ctx.Err() == nil {
+				s.Runner.Log.Error("importers: build failed; round skipped", "err", err)
+			}
+			return
+		}
+		importers = built
+	}
+	for _, imp := range importers {
 		if ctx.Err() != nil {
 			return
 		}

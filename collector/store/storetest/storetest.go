@@ -61,6 +61,7 @@ type Stores interface {
 	collector.EnrollSecretStore
 	collector.DigestRecipientsStore
 	collector.RetentionStore
+	collector.CredentialStore
 }
 
 // Run runs every contract test, each on a fresh store from open. open must
@@ -104,6 +105,7 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 		{"EnrollSecrets", testEnrollSecrets},
 		{"DigestRecipients", testDigestRecipients},
 		{"RetentionOverride", testRetentionOverride},
+		{"CredentialOverrides", testCredentialOverrides},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
