@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/shadowmap/shadowmap/collector/bench"
+	"github.com/shadowmap/shadowmap/collector/digest"
 	"github.com/shadowmap/shadowmap/collector/service"
 	"github.com/shadowmap/shadowmap/collector/sources/mailbox/classify"
 	"github.com/shadowmap/shadowmap/internal/cli"
@@ -25,6 +26,7 @@ func main() {
 		"import":     service.ImportCommand(os.Stdout, os.Stderr, env),
 		"admin":      service.AdminCommand(os.Stdin, os.Stdout, os.Stderr, env),
 		"demo":       demo.Command(os.Stdout, os.Stderr),
+		"digest":     digest.Command(digest.CommandEnv{Stdout: os.Stdout, Stderr: os.Stderr, Open: service.DigestOpener(env)}),
 		"mail":       classify.Command(os.Stdout, os.Stderr),
 		"bench":      bench.Command(os.Stdout, os.Stderr),
 		"signatures": sigcmd.Command(sigcmd.OSEnv()),

@@ -58,6 +58,8 @@ type Config struct {
 	// OIDC is the optional sign-in to the web view through the company's
 	// identity provider (oidc.go).
 	OIDC OIDC `yaml:"oidc"`
+	// Digest is the weekly shadow-IT digest by email (digest.go).
+	Digest Digest `yaml:"digest"`
 
 	// File is the configuration file that was read, "" when none was.
 	File string `yaml:"-"`
@@ -238,6 +240,7 @@ func unresolvedDefault() Config {
 		UnknownDomainK:  DefaultUnknownDomainK,
 		ShutdownTimeout: DefaultShutdownTimeout,
 		Sources:         defaultSources(),
+		Digest:          defaultDigest(),
 	}
 }
 
@@ -281,6 +284,7 @@ func (c Config) Redacted() Config {
 	out.Sources.Okta.Token = Secret(c.Sources.Okta.Token.String())
 	out.Sources.Entra.ClientSecret = Secret(c.Sources.Entra.ClientSecret.String())
 	out.OIDC.ClientSecret = Secret(c.OIDC.ClientSecret.String())
+	out.Digest.SMTP.Password = Secret(c.Digest.SMTP.Password.String())
 	out.Sources.Mail.Mailboxes = nil
 	for _, m := range c.Sources.Mail.Mailboxes {
 		m.Password = Secret(m.Password.String())

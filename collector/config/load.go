@@ -442,6 +442,7 @@ func (c *Config) readSecretFiles() (warnings []string, err error) {
 		read(s.label, s.file, s.value, s.fileKey, s.valueKey)
 	}
 	read(c.oidcSecretFile())
+	read(c.digestSecretFile())
 	return warnings, errors.Join(errs...)
 }
 

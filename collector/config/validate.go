@@ -64,6 +64,7 @@ func (c Config) Validate() error {
 	}
 	c.validateSources(bad)
 	c.validateOIDC(bad)
+	c.validateDigest(bad)
 
 	type credential struct {
 		label   string

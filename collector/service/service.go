@@ -20,6 +20,7 @@ import (
 	"github.com/shadowmap/shadowmap/collector"
 	"github.com/shadowmap/shadowmap/collector/api"
 	"github.com/shadowmap/shadowmap/collector/config"
+	"github.com/shadowmap/shadowmap/collector/digest"
 	"github.com/shadowmap/shadowmap/collector/inventory"
 	"github.com/shadowmap/shadowmap/collector/server"
 	"github.com/shadowmap/shadowmap/collector/sources"
@@ -38,6 +39,8 @@ type Collector struct {
 	imports *sources.Scheduler
 	// web is the IT web view, for its first-start setup link.
 	web *web.Server
+	// digest sends the weekly digest inside Serve; nil when it is off.
+	digest *digest.Scheduler
 }
 
 // New opens the store and builds the server. Close the Collector when Run
@@ -124,7 +127,15 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Collector, 
 		Running:      imports.Running,
 		Web:          webView.Handler(),
 	})
-	return &Collector{cfg: cfg, log: log, store: store, handler: srv.Handler(), imports: imports, web: webView}, nil
+	c := &Collector{cfg: cfg, log: log, store: store, handler: srv.Handler(), imports: imports, web: webView}
+	if cfg.Digest.Enabled {
+		c.digest = &digest.Scheduler{
+			Config: cfg.Digest, Recipients: store, Log: store, Runs: store,
+			Compose: digest.Composer(digestDeps(catalog, store, inv), cfg.Digest.BaseURL, cfg.Digest.Company),
+			Logger:  log,
+		}
+	}
+	return c, nil
 }
 
 func secrets[T any](in []T, conv func(T) server.Secret) []server.Secret {
@@ -195,6 +206,15 @@ func (c *Collector) Serve(ctx context.Context, ln net.Listener) error {
 		defer close(importsDone)
 		c.imports.Run(importsCtx)
 	}()
+	// The weekly digest stops with the importers, before the store
+	// closes.
+	digestDone := make(chan struct{})
+	go func() {
+		defer close(digestDone)
+		if c.digest != nil {
+			c.digest.Run(importsCtx)
+		}
+	}()
 
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
@@ -223,6 +243,7 @@ func (c *Collector) Serve(ctx context.Context, ln net.Listener) error {
 	stopImports()
 	<-purgeDone
 	<-importsDone
+	<-digestDone
 	if errors.Is(serveErr, http.ErrServerClosed) {
 		serveErr = nil
 	}

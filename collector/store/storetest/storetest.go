@@ -62,6 +62,7 @@ type Stores interface {
 	collector.DigestRecipientsStore
 	collector.RetentionStore
 	collector.CredentialStore
+	collector.DigestLogStore
 }
 
 // Run runs every contract test, each on a fresh store from open. open must
@@ -106,6 +107,7 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 		{"DigestRecipients", testDigestRecipients},
 		{"RetentionOverride", testRetentionOverride},
 		{"CredentialOverrides", testCredentialOverrides},
+		{"DigestLog", testDigestLog},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
