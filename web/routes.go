@@ -10,6 +10,7 @@ func (s *Server) routes() {
 	s.inventoryRoutes()
 	s.appRoutes()
 	s.opsRoutes()
+	s.digestRoutes()
 	s.credentialRoutes()
 	s.mux.HandleFunc("/", s.notFound)
 }

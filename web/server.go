@@ -72,6 +72,8 @@ type Options struct {
 	// OIDC turns on sign-in with the company's identity provider
 	// (oidc.go); the zero value leaves it off.
 	OIDC OIDCSettings
+	// DigestPreview renders the weekly digest for /digest; nil hides it.
+	DigestPreview DigestPreviewFunc
 }
 
 // Server is the web view.

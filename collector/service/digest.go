@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/shadowmap/shadowmap/collector/config"
 	"github.com/shadowmap/shadowmap/collector/digest"
 	"github.com/shadowmap/shadowmap/collector/inventory"
 	"github.com/shadowmap/shadowmap/collector/store/sqlite"
 	"github.com/shadowmap/shadowmap/signatures"
+	"github.com/shadowmap/shadowmap/web"
 )
 
 // digestDeps is what the digest reads of a collector.
@@ -39,5 +41,35 @@ func DigestOpener(env []string) digest.OpenFunc {
 		}
 		inv := inventory.New(catalog, store, store, inventory.Options{KDevices: cfg.UnknownDomainK, Grants: store})
 		return digest.Opened{Config: cfg, Deps: digestDeps(catalog, store, inv), Close: store.Close}, nil
+	}
+}
+
+// badWeek is a preview asked for a week that does not parse.
+type badWeek struct{ err error }
+
+func (e badWeek) Error() string { return e.err.Error() }
+func (e badWeek) BadWeek() bool { return true }
+
+// digestPreview renders the digest for the web view's /digest: the last
+// full week in the digest's time zone, or the ISO week asked for. Links
+// are the web view's own paths when no base URL is configured.
+func digestPreview(cfg config.Config, deps digest.Deps) web.DigestPreviewFunc {
+	return func(ctx context.Context, week string) (string, error) {
+		loc, err := time.LoadLocation(cfg.Digest.TimeZone)
+		if err != nil {
+			loc = time.UTC // validated at load; a bad zone never gets here
+		}
+		now := time.Now()
+		w := digest.WeekOf(now.In(loc).AddDate(0, 0, -7), loc)
+		if week != "" {
+			if w, err = digest.ParseISOWeek(week, loc); err != nil {
+				return "", badWeek{fmt.Errorf("week %q: %w", week, err)}
+			}
+		}
+		d, err := digest.Build(ctx, deps, w, now)
+		if err != nil {
+			return "", err
+		}
+		return d.Message(cfg.Digest.BaseURL, cfg.Digest.Company).HTML, nil
 	}
 }
