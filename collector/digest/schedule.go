@@ -9,6 +9,7 @@ import (
 
 	"github.com/shadowmap/shadowmap/collector"
 	"github.com/shadowmap/shadowmap/collector/config"
+	"github.com/shadowmap/shadowmap/collector/sources"
 )
 
 // SourceName names the digest in source health, next to the importers,
@@ -195,17 +196,7 @@ func (s *Scheduler) now() time.Time {
 }
 
 func (s *Scheduler) sleep(ctx context.Context, d time.Duration) error {
-	if s.Sleep != nil {
-		return s.Sleep(ctx, d)
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return sources.Retry{Sleep: s.Sleep}.Wait(ctx, d)
 }
 
 func (s *Scheduler) logger() *slog.Logger {

@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/shadowmap/shadowmap/collector"
-	"github.com/shadowmap/shadowmap/collector/config"
 	"github.com/shadowmap/shadowmap/collector/store/sqlite"
 	"github.com/shadowmap/shadowmap/internal/cli"
 	"github.com/shadowmap/shadowmap/web"
@@ -52,14 +51,7 @@ func AdminCommand(stdin io.Reader, stdout, stderr io.Writer, env []string) cli.C
 			if *email == "" {
 				return errors.New("admin create: give the admin's email with --email")
 			}
-			var cfgArgs []string
-			if *cfgPath != "" {
-				cfgArgs = []string{"--config", *cfgPath}
-			}
-			if *dbPath != "" {
-				cfgArgs = append(cfgArgs, "--database", *dbPath)
-			}
-			cfg, err := config.Parse(cfgArgs, env)
+			cfg, err := loadConfig(*cfgPath, *dbPath, env)
 			if err != nil {
 				return err
 			}

@@ -56,14 +56,7 @@ func BackupCommand(stdout, stderr io.Writer, env []string) cli.Command {
 			if fs.NArg() != 1 {
 				return errors.New("backup: give the file to write, e.g. shadowmap backup /backups/shadowmap-2026-11-25.db")
 			}
-			var cfgArgs []string
-			if *cfgPath != "" {
-				cfgArgs = []string{"--config", *cfgPath}
-			}
-			if *dbPath != "" {
-				cfgArgs = append(cfgArgs, "--database", *dbPath)
-			}
-			cfg, err := config.Parse(cfgArgs, env)
+			cfg, err := loadConfig(*cfgPath, *dbPath, env)
 			if err != nil {
 				return err
 			}
@@ -84,4 +77,19 @@ func BackupCommand(stdout, stderr io.Writer, env []string) cli.Command {
 			return nil
 		},
 	}
+}
+
+// loadConfig is the configuration the one-shot commands (backup, import,
+// admin, digest) work on: serve's, from the file named (else the one
+// SHADOWMAP_CONFIG names), with the database overridden when dbPath is
+// set, so they always open the database serve uses.
+func loadConfig(cfgPath, dbPath string, env []string) (config.Config, error) {
+	var args []string
+	if cfgPath != "" {
+		args = append(args, "--config", cfgPath)
+	}
+	if dbPath != "" {
+		args = append(args, "--database", dbPath)
+	}
+	return config.Parse(args, env)
 }

@@ -23,11 +23,7 @@ func digestDeps(catalog *signatures.Catalog, store *sqlite.Store, inv *inventory
 // `shadowmap digest preview|send`.
 func DigestOpener(env []string) digest.OpenFunc {
 	return func(ctx context.Context, cfgPath string) (digest.Opened, error) {
-		var args []string
-		if cfgPath != "" {
-			args = []string{"--config", cfgPath}
-		}
-		cfg, err := config.Parse(args, env)
+		cfg, err := loadConfig(cfgPath, "", env)
 		if err != nil {
 			return digest.Opened{}, err
 		}

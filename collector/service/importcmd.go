@@ -46,11 +46,7 @@ func ImportCommand(stdout, stderr io.Writer, env []string) cli.Command {
 			if fs.NArg() != 1 {
 				return fmt.Errorf("import: name one source: %s", strings.Join(importerNames, ", "))
 			}
-			var cfgArgs []string
-			if *cfgPath != "" {
-				cfgArgs = []string{"--config", *cfgPath}
-			}
-			cfg, err := config.Parse(cfgArgs, env)
+			cfg, err := loadConfig(*cfgPath, "", env)
 			if err != nil {
 				return err
 			}

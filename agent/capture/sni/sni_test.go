@@ -7,8 +7,7 @@ import (
 	"crypto/tls"
 	"encoding/binary"
 	"encoding/hex"
-	"io"
-	"net"
+	"github.com/shadowmap/shadowmap/internal/testtls"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,24 +18,7 @@ import (
 // connects with serverName: its ClientHello. The handshake runs over an
 // in-memory pipe and is abandoned after that record.
 func clientHello(t testing.TB, serverName string) []byte {
-	t.Helper()
-	clientConn, serverConn := net.Pipe()
-	defer serverConn.Close()
-	go func() {
-		client := tls.Client(clientConn, &tls.Config{ServerName: serverName})
-		_ = client.Handshake() // fails once the pipe is closed
-		clientConn.Close()
-	}()
-	header := make([]byte, recordHeaderLength)
-	if _, err := io.ReadFull(serverConn, header); err != nil {
-		t.Fatalf("reading the ClientHello record header: %v", err)
-	}
-	record := make([]byte, recordHeaderLength+int(binary.BigEndian.Uint16(header[3:5])))
-	copy(record, header)
-	if _, err := io.ReadFull(serverConn, record[recordHeaderLength:]); err != nil {
-		t.Fatalf("reading the ClientHello record body: %v", err)
-	}
-	return record
+	return testtls.ClientHello(t, &tls.Config{ServerName: serverName})
 }
 
 // readHexFile returns the bytes of a testdata file of hex digits, where lines
