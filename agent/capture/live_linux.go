@@ -63,11 +63,11 @@ func Live(ctx context.Context, o LiveOptions, emit func(Observation)) (Stats, er
 		return Stats{}, fmt.Errorf("capture: assemble filter: %w", err)
 	}
 	open := func(key liveKey) (packetReader, error) {
-		tp, err := openPacketSocket(key.name, filter)
+		tp, filteredFrom, err := openPacketSocket(key.name, filter)
 		if err != nil {
 			return nil, err
 		}
-		return packetSocket{tp}, nil
+		return &packetSocket{tp: tp, filteredFrom: filteredFrom}, nil
 	}
 	return newLiveSupervisor(o, func() ([]liveKey, error) { return wantedLinux(o.Interfaces) }, open, emit).run(ctx)
 }
@@ -93,8 +93,11 @@ func wantedLinux(names []string) ([]liveKey, error) {
 }
 
 // openPacketSocket opens an AF_PACKET socket on the named interface ("" for
-// all) with the capture filter attached.
-func openPacketSocket(name string, filter []bpf.RawInstruction) (*afpacket.TPacket, error) {
+// all) with the capture filter attached. It also returns the time the
+// filter was in place from: afpacket binds the socket and maps its ring
+// before a filter can be attached, so the ring may start with packets the
+// filter never saw.
+func openPacketSocket(name string, filter []bpf.RawInstruction) (*afpacket.TPacket, time.Time, error) {
 	where := name
 	if where == "" {
 		where = "all interfaces"
@@ -109,34 +112,48 @@ func openPacketSocket(name string, filter []bpf.RawInstruction) (*afpacket.TPack
 		afpacket.OptPollTimeout(pollTimeout),
 	)
 	if err != nil {
-		return nil, fmt.Errorf("capture: open packet socket on %s: %w", where, err)
+		return nil, time.Time{}, fmt.Errorf("capture: open packet socket on %s: %w", where, err)
 	}
-	// Packets that arrived between bind and here were not filtered; the
-	// decoder copes with them, so they are not worth draining.
 	if err := tp.SetBPF(filter); err != nil {
 		tp.Close()
-		return nil, fmt.Errorf("capture: attach filter on %s: %w", where, err)
+		return nil, time.Time{}, fmt.Errorf("capture: attach filter on %s: %w", where, err)
 	}
-	return tp, nil
+	return tp, time.Now(), nil
 }
 
 // packetSocket reads an AF_PACKET socket for the supervisor.
-type packetSocket struct{ tp *afpacket.TPacket }
+type packetSocket struct {
+	tp *afpacket.TPacket
+	// filteredFrom is when the capture filter was attached; packets the
+	// kernel stamped before it were not filtered and are skipped. They
+	// would otherwise include the outgoing loopback copy the filter drops,
+	// and a name counted twice. Zero once a packet from after it was read:
+	// the ring is in arrival order.
+	filteredFrom time.Time
+}
 
 // linkType is raw IP: SOCK_DGRAM sockets strip the link header.
-func (p packetSocket) linkType() layers.LinkType { return layers.LinkTypeRaw }
+func (p *packetSocket) linkType() layers.LinkType { return layers.LinkTypeRaw }
 
-func (p packetSocket) readPacket() ([]byte, time.Time, error) {
-	data, ci, err := p.tp.ZeroCopyReadPacketData()
-	if errors.Is(err, afpacket.ErrTimeout) {
-		return nil, time.Time{}, errReadTimeout
+func (p *packetSocket) readPacket() ([]byte, time.Time, error) {
+	for {
+		data, ci, err := p.tp.ZeroCopyReadPacketData()
+		if errors.Is(err, afpacket.ErrTimeout) {
+			return nil, time.Time{}, errReadTimeout
+		}
+		if err == nil && !p.filteredFrom.IsZero() {
+			if ci.Timestamp.Before(p.filteredFrom) {
+				continue
+			}
+			p.filteredFrom = time.Time{}
+		}
+		return data, ci.Timestamp, err
 	}
-	return data, ci.Timestamp, err
 }
 
 // dropped reads the kernel's counters, which afpacket accumulates across
 // calls.
-func (p packetSocket) dropped() (uint64, error) {
+func (p *packetSocket) dropped() (uint64, error) {
 	v2, v3, err := p.tp.SocketStats()
 	if err != nil {
 		return 0, err
@@ -144,7 +161,7 @@ func (p packetSocket) dropped() (uint64, error) {
 	return uint64(v2.Drops()) + uint64(v3.Drops()), nil
 }
 
-func (p packetSocket) close() error {
+func (p *packetSocket) close() error {
 	p.tp.Close()
 	return nil
 }
