@@ -12,6 +12,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/shadowmap/shadowmap/internal/demo"
+	"github.com/shadowmap/shadowmap/internal/testenv"
 )
 
 // browser starts a headless Chromium for the test, with the flags that
@@ -22,10 +23,7 @@ func browser(t *testing.T) context.Context {
 	t.Helper()
 	path, err := exec.LookPath("chromium")
 	if err != nil {
-		if os.Getenv("SHADOWMAP_REQUIRE_CHROMIUM") == "1" {
-			t.Fatal("the browser tests need Chromium (Debian package chromium)")
-		}
-		t.Skip("no chromium on this machine")
+		testenv.Missing(t, "Chromium", "not installed (apt-get install chromium)")
 	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(path),

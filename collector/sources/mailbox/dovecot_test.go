@@ -17,6 +17,7 @@ import (
 
 	"github.com/shadowmap/shadowmap/collector/config"
 	"github.com/shadowmap/shadowmap/internal/testcert"
+	"github.com/shadowmap/shadowmap/internal/testenv"
 )
 
 const dovecotBinary = "/usr/sbin/dovecot"
@@ -36,31 +37,10 @@ type dovecot struct {
 // SHADOWMAP_REQUIRE_DOVECOT=1 (CI), where that is a failure.
 func needDovecot(t testing.TB) {
 	t.Helper()
-	why := ""
-	if _, err := os.Stat(dovecotBinary); err != nil {
-		why = dovecotBinary + " is not installed (apt-get install dovecot-imapd)"
-	} else if os.Geteuid() != 0 {
-		why = "Dovecot's login processes drop privileges: the test must run as root"
-	} else if _, err := user.Lookup("dovenull"); err != nil {
-		why = "the dovenull user is missing (the dovecot-core package creates it)"
-	}
-	if why == "" {
-		return
-	}
-	if os.Getenv("SHADOWMAP_REQUIRE_DOVECOT") == "1" {
-		t.Fatalf("Dovecot is required (SHADOWMAP_REQUIRE_DOVECOT=1): %s", why)
-	}
-	t.Skipf("skipping the Dovecot test: %s", why)
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	testenv.NeedDaemon(t, testenv.Daemon{
+		Name: "Dovecot", Binary: dovecotBinary, Package: "dovecot-imapd", User: "dovenull",
+		AsRoot: "Dovecot's login processes drop privileges",
+	})
 }
 
 // startDovecot writes a config and runs `dovecot -F` until the test ends.
@@ -113,7 +93,7 @@ func startDovecot(t testing.TB, fill func(maildir string)) *dovecot {
 	if err := os.WriteFile(passwd, []byte(testUser+":{PLAIN}"+testPassword+"::::::\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	imapPort, imapsPort := freePort(t), freePort(t)
+	imapPort, imapsPort := testenv.FreePort(t), testenv.FreePort(t)
 	d.imapAddr = "127.0.0.1:" + strconv.Itoa(imapPort)
 	d.imapsAddr = "127.0.0.1:" + strconv.Itoa(imapsPort)
 	conf := fmt.Sprintf(`# written by the shadowmap mail importer tests
