@@ -26,6 +26,19 @@ const unitDescription = "shadowmap endpoint agent (SaaS discovery)"
 // going, CAP_NET_BIND_SERVICE for the opt-in resolver on port 53. The
 // filesystem is read-only except the state directory.
 func SystemdUnit(d Definition) (string, error) {
+	return systemdUnit(d, "# Written by `shadowmap-agent service install`; reinstall rather than edit.")
+}
+
+// PackagedSystemdUnit is SystemdUnit for the unit a .deb or .rpm ships in
+// /lib/systemd/system: the package manager replaces that file on every
+// upgrade, so its header sends local changes to a drop-in instead.
+func PackagedSystemdUnit(d Definition) (string, error) {
+	return systemdUnit(d,
+		"# Installed by the "+Name+" package and replaced on upgrade.",
+		"# Put local changes in a drop-in: systemctl edit "+Name)
+}
+
+func systemdUnit(d Definition, header ...string) (string, error) {
 	if err := d.Validate("linux"); err != nil {
 		return "", fmt.Errorf("systemd unit: %w", err)
 	}
@@ -34,7 +47,9 @@ func SystemdUnit(d Definition) (string, error) {
 		b.WriteString(strings.Join(s, ""))
 		b.WriteByte('\n')
 	}
-	line("# Written by `shadowmap-agent service install`; reinstall rather than edit.")
+	for _, h := range header {
+		line(h)
+	}
 	line("[Unit]")
 	line("Description=", unitDescription)
 	line("Documentation=https://github.com/shadowmap/shadowmap")
