@@ -1,0 +1,57 @@
+package cpio
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+)
+
+// ReadAll reads an odc archive up to its trailer, as tests and tools that
+// check a package's Payload need. Inode, device and link counts are not
+// returned.
+func ReadAll(r io.Reader) ([]Entry, error) {
+	br := bufio.NewReader(r)
+	var out []Entry
+	for {
+		var hdr [76]byte
+		if _, err := io.ReadFull(br, hdr[:]); err != nil {
+			return nil, fmt.Errorf("cpio: header: %w", err)
+		}
+		if string(hdr[:6]) != "070707" {
+			return nil, errors.New("cpio: not an odc header (magic 070707)")
+		}
+		field := func(off, n int) (int64, error) {
+			return strconv.ParseInt(string(hdr[off:off+n]), 8, 64)
+		}
+		var vals [6]int64
+		for i, f := range [][2]int{{18, 6}, {24, 6}, {30, 6}, {48, 11}, {59, 6}, {65, 11}} {
+			v, err := field(f[0], f[1])
+			if err != nil {
+				return nil, fmt.Errorf("cpio: header field at %d: %w", f[0], err)
+			}
+			vals[i] = v
+		}
+		mode, uid, gid, mtime, namesize, filesize := vals[0], vals[1], vals[2], vals[3], vals[4], vals[5]
+		if namesize < 1 || filesize > 1<<34 {
+			return nil, errors.New("cpio: implausible header")
+		}
+		name := make([]byte, namesize)
+		if _, err := io.ReadFull(br, name); err != nil {
+			return nil, fmt.Errorf("cpio: name: %w", err)
+		}
+		if name[namesize-1] != 0 {
+			return nil, errors.New("cpio: name is not NUL-terminated")
+		}
+		data := make([]byte, filesize)
+		if _, err := io.ReadFull(br, data); err != nil {
+			return nil, fmt.Errorf("cpio: %s: data: %w", name[:namesize-1], err)
+		}
+		n := string(name[:namesize-1])
+		if n == "TRAILER!!!" {
+			return out, nil
+		}
+		out = append(out, Entry{Name: n, Mode: uint32(mode), UID: uint32(uid), GID: uint32(gid), ModTime: mtime, Data: data})
+	}
+}
