@@ -52,7 +52,7 @@ var keys = [numKeys]keyInfo{
 		usage: "file holding the enroll secret (readable by root only)"},
 	keyOwnerEmail: {label: "owner email", yaml: "owner_email", env: "SHADOWMAP_AGENT_OWNER_EMAIL", flag: "owner-email",
 		// OwnerEmail (string): the device owner's email; MDM tools can
-		// fill it with a variable such as $EMAIL (Jamf) or {{mail}} (Kandji).
+		// fill it with a variable such as $EMAIL (Jamf Pro, Kandji) or {{mail}} (Intune).
 		managed: "OwnerEmail",
 		usage:   "the device owner's email, when MDM knows it"},
 	keyUser: {label: "OS user", yaml: "user", env: "SHADOWMAP_AGENT_USER", flag: "user",
