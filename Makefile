@@ -7,8 +7,11 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 AGENT_TARGETS := darwin/amd64 darwin/arm64 windows/amd64 linux/amd64 linux/arm64
 FUZZTIME  ?= 20s
+# Packaged files carry the last commit's time, so the same commit makes the
+# same .deb, .rpm and .pkg (reproducible-builds.org).
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null)
 
-.PHONY: all build run demo test fmt-check vet lint-catalog unit bench bench-agent fuzz agents clean
+.PHONY: all build run demo test fmt-check vet lint-catalog unit bench bench-agent fuzz agents packages clean
 
 all: build
 
@@ -72,5 +75,15 @@ agents:
 			-o $(BIN)/agents/shadowmap-agent-$$os-$$arch$$ext ./cmd/shadowmap-agent || exit 1; \
 	done
 
+# The packages MDM deploys, built on Linux into ./dist: .deb and .rpm
+# (amd64, arm64), the Windows .msi, the macOS .pkg (universal), and
+# SHA256SUMS. Needs wixl, msitools, rpm and libarchive-tools (bsdtar). Set
+# SIGN_CERT and SIGN_KEY (PEM files) to Authenticode-sign the MSI.
+packages: agents
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/shadowmap-packager ./cmd/shadowmap-packager
+	./$(BIN)/shadowmap-packager build --version $(VERSION) --agents $(BIN)/agents --out dist \
+		$(if $(SOURCE_DATE_EPOCH),--source-date-epoch $(SOURCE_DATE_EPOCH)) \
+		$(if $(SIGN_CERT),--sign-cert $(SIGN_CERT) --sign-key $(SIGN_KEY)) $(if $(TIMESTAMP_URL),--timestamp-url $(TIMESTAMP_URL))
+
 clean:
-	rm -rf $(BIN)
+	rm -rf $(BIN) dist
