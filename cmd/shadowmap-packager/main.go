@@ -21,6 +21,7 @@ func main() {
 	code := cli.Main("shadowmap-packager", os.Stdout, os.Stderr, map[string]cli.Command{
 		"build":        pkgcmd.BuildCommand(ctx, os.Stdout, version),
 		"mobileconfig": pkgcmd.MobileConfigCommand(os.Stdout),
+		"universal":    pkgcmd.UniversalCommand(),
 		"version":      cli.Version(os.Stdout, "shadowmap-packager", version),
 	}, os.Args[1:])
 	stop()

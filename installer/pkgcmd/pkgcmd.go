@@ -237,3 +237,19 @@ func fileSHA256(path string) (string, error) {
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
+
+// UniversalCommand is `shadowmap-packager universal`: the macOS agent as
+// one binary for Intel and Apple silicon, for admins who sign it before
+// packaging (build --macos-binary).
+func UniversalCommand() cli.Command {
+	return cli.Command{
+		Usage:   "universal DARWIN-AMD64 DARWIN-ARM64 OUT",
+		Summary: "join the two macOS agents into one universal binary (to sign it before `build --macos-binary`)",
+		Run: func(args []string) error {
+			if len(args) != 3 {
+				return errors.New("universal: want DARWIN-AMD64 DARWIN-ARM64 OUT")
+			}
+			return macpkg.Universal(args[2], args[0], args[1])
+		},
+	}
+}

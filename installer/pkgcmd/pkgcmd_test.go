@@ -165,3 +165,47 @@ func TestMobileConfigCommand(t *testing.T) {
 		})
 	}
 }
+
+// TestSignedMacBinary takes the path of an admin who signs the universal
+// binary before packaging: `universal`, then `build --macos-binary`, whose
+// package must carry that binary byte for byte.
+func TestSignedMacBinary(t *testing.T) {
+	needTools(t)
+	agents := buildFakeAgents(t)
+	dir := t.TempDir()
+	universal := filepath.Join(dir, "shadowmap-agent")
+	err := UniversalCommand().Run([]string{filepath.Join(agents, "shadowmap-agent-darwin-amd64"), filepath.Join(agents, "shadowmap-agent-darwin-arm64"), universal})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Stand-in for codesign: any change to the binary must reach the
+	// package as it is.
+	f, err := os.OpenFile(universal, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("signature")
+	f.Close()
+	want, _ := os.ReadFile(universal)
+
+	out := filepath.Join(dir, "dist")
+	var stdout bytes.Buffer
+	err = BuildCommand(context.Background(), &stdout, "v1.0.0").Run([]string{"--formats", "pkg", "--agents", filepath.Join(dir, "none"), "--macos-binary", universal, "--out", out})
+	if err != nil {
+		t.Fatalf("build --macos-binary: %v", err)
+	}
+	pkg := strings.TrimSpace(stdout.String())
+	x := t.TempDir()
+	for _, args := range [][]string{{"-xf", pkg, "-C", x}, {"-xf", filepath.Join(x, "shadowmap-agent.pkg", "Payload"), "-C", x}} {
+		if out, err := exec.Command("bsdtar", args...).CombinedOutput(); err != nil {
+			t.Fatalf("bsdtar %q: %v\n%s", args, err, out)
+		}
+	}
+	got, err := os.ReadFile(filepath.Join(x, "usr", "local", "bin", "shadowmap-agent"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Error("the packaged agent is not the --macos-binary given")
+	}
+}

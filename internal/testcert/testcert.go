@@ -23,11 +23,7 @@ import (
 // pool trusts the certificate.
 func Write(t testing.TB, dir, prefix string, notBefore, notAfter time.Time) (certFile, keyFile string, pool *x509.CertPool) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
+	return write(t, dir, prefix, &x509.Certificate{
 		SerialNumber: big.NewInt(1),
 		Subject:      pkix.Name{CommonName: "shadowmap.test"},
 		DNSNames:     []string{"localhost"},
@@ -36,6 +32,32 @@ func Write(t testing.TB, dir, prefix string, notBefore, notAfter time.Time) (cer
 		NotAfter:     notAfter,
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	})
+}
+
+// WriteCodeSigning writes a self-signed code-signing certificate (its own
+// CA, so a verifier can be told to trust it) valid for a day, and its key,
+// as Write does.
+func WriteCodeSigning(t testing.TB, dir, prefix string) (certFile, keyFile string) {
+	t.Helper()
+	certFile, keyFile, _ = write(t, dir, prefix, &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "shadowmap test signing"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	})
+	return certFile, keyFile
+}
+
+func write(t testing.TB, dir, prefix string, tmpl *x509.Certificate) (certFile, keyFile string, pool *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
