@@ -97,13 +97,19 @@ func (s *Scheduler) Tick(ctx context.Context) (Result, error) {
 		res.Skipped = "not due"
 		return res, nil
 	}
-	sent, err := s.Log.DigestSent(ctx, res.Week)
+	logged, err := s.Log.DigestWeekStatus(ctx, res.Week)
 	if err != nil {
 		return res, err
 	}
-	if sent {
+	switch logged {
+	case collector.DigestStatusSent:
 		res.Skipped = "already sent"
 		return res, nil
+	case collector.DigestStatusInDoubt:
+		res.Skipped = "in doubt"
+		return res, nil
+	case collector.DigestStatusSending:
+		return s.settleInDoubt(ctx, res, now)
 	}
 	run := collector.SourceRun{Source: SourceName, StartedAt: now}
 	to, sendErr := s.deliver(ctx, week, now, &res)
@@ -130,6 +136,21 @@ func (s *Scheduler) Tick(ctx context.Context) (Result, error) {
 	return res, errors.Join(sendErr, logErr, runErr)
 }
 
+// settleInDoubt handles a week whose last attempt was cut off between
+// "sending" and its outcome: the SMTP server may have taken the mail. The
+// digest goes out at most once, so the week is marked in doubt, the
+// source health says what happened and how to resend by hand, and
+// nothing is sent.
+func (s *Scheduler) settleInDoubt(ctx context.Context, res Result, now time.Time) (Result, error) {
+	res.Skipped = "in doubt"
+	msg := fmt.Sprintf("digest %s: the collector stopped while sending it, so it may not have arrived; "+
+		"it is not sent again on its own (to resend: shadowmap digest send --week %s --to ADDRESSES)", res.Week, res.Week)
+	logErr := s.Log.RecordDigestSend(ctx, res.Week, nil, collector.DigestStatusInDoubt, msg)
+	runErr := s.Runs.RecordSourceRun(ctx, collector.SourceRun{Source: SourceName, StartedAt: now, FinishedAt: s.now(), Error: msg})
+	s.logger().Warn("digest in doubt", "week", res.Week, "detail", msg)
+	return res, errors.Join(logErr, runErr)
+}
+
 // deliver composes and sends with retries; it returns the recipients.
 func (s *Scheduler) deliver(ctx context.Context, week Week, now time.Time, res *Result) ([]string, error) {
 	to, err := s.Recipients.DigestRecipients(ctx)
@@ -150,6 +171,12 @@ func (s *Scheduler) deliver(ctx context.Context, week Week, now time.Time, res *
 	send := s.Send
 	if send == nil {
 		send = Send
+	}
+	// Logged before the first byte goes out: if the collector dies
+	// before the outcome is logged, the next Tick finds this row last and
+	// does not send a second copy.
+	if err := s.Log.RecordDigestSend(ctx, week.ISO(), to, collector.DigestStatusSending, ""); err != nil {
+		return to, fmt.Errorf("digest: log the send: %w", err)
 	}
 	for i := range Attempts {
 		if i > 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -197,8 +198,8 @@ func TestSchedulerFailureShowsInHealth(t *testing.T) {
 	if !strings.Contains(h.LastError, "authentication failed") || h.Failures != 1 {
 		t.Errorf("digest health = %+v, want the auth failure", h)
 	}
-	if sent, err := f.store.DigestSent(t.Context(), res.Week); err != nil || sent {
-		t.Errorf("DigestSent = %v, %v after a failure", sent, err)
+	if st, err := f.store.DigestWeekStatus(t.Context(), res.Week); err != nil || st != collector.DigestStatusFailed {
+		t.Errorf("DigestWeekStatus = %q, %v after a failure, want failed", st, err)
 	}
 
 	// IT fixes the password: the next hourly tick sends.
@@ -255,5 +256,56 @@ func TestSchedulerNoRecipients(t *testing.T) {
 	}
 	if h := f.health(t); !strings.Contains(h.LastError, "no recipients") {
 		t.Errorf("digest health = %+v", h)
+	}
+}
+
+// TestSchedulerStoppedMidSend: the collector stops after the SMTP server
+// has taken the digest but before the outcome is logged. After the
+// restart the week is in doubt: nothing is sent a second time, and source
+// health tells IT what happened and how to resend.
+func TestSchedulerStoppedMidSend(t *testing.T) {
+	f := newFixture(t, serverOpts{tls: config.SMTPNoTLS})
+	f.clock.t = f.clock.t.Add(2 * time.Hour)
+	s := f.scheduler(config.SMTPNoTLS, "", "", false, true)
+	s.Send = func(ctx context.Context, cfg config.SMTP, from string, to []string, m Message) error {
+		if err := Send(ctx, cfg, from, to, m); err != nil {
+			t.Errorf("Send: %v", err)
+		}
+		// The process ends here: nothing after this line of Tick runs.
+		runtime.Goexit()
+		return nil
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.Tick(t.Context())
+		t.Error("Tick went on after the stop")
+	}()
+	<-done
+	if n := len(f.server.messages()); n != 1 {
+		t.Fatalf("%d messages before the restart, want 1", n)
+	}
+
+	f.store.Close()
+	f.store = openStore(t, f.path)
+	restarted := f.scheduler(config.SMTPNoTLS, "", "", false, true)
+	for i := range 3 {
+		res, err := restarted.Tick(t.Context())
+		if err != nil || res.Sent || res.Skipped != "in doubt" {
+			t.Errorf("tick %d after the restart = %+v, %v; want skipped in doubt", i, res, err)
+		}
+		f.clock.t = f.clock.t.Add(time.Hour)
+	}
+	if n := len(f.server.messages()); n != 1 {
+		t.Errorf("%d messages after the restart, want still 1", n)
+	}
+	h := f.health(t)
+	if !strings.Contains(h.LastError, "stopped while sending") || !strings.Contains(h.LastError, "shadowmap digest send --week 2026-W48") || h.Runs != 1 {
+		t.Errorf("digest health = %+v, want one run explaining the doubt and the resend command", h)
+	}
+	// The next week is not held back by this one.
+	f.clock.t = f.clock.t.AddDate(0, 0, 7)
+	if res, err := restarted.Tick(t.Context()); err != nil || !res.Sent {
+		t.Errorf("next week's tick = %+v, %v; want sent", res, err)
 	}
 }

@@ -16,7 +16,9 @@ func (s *Store) RecordDigestSend(ctx context.Context, week string, recipients []
 	if week == "" {
 		return errors.New("record digest send: empty week")
 	}
-	if status != collector.DigestStatusSent && status != collector.DigestStatusFailed {
+	switch status {
+	case collector.DigestStatusSending, collector.DigestStatusSent, collector.DigestStatusFailed, collector.DigestStatusInDoubt:
+	default:
 		return fmt.Errorf("record digest send: unknown status %q", status)
 	}
 	err := s.write(ctx, func(w *writeTx) error {
@@ -30,12 +32,16 @@ func (s *Store) RecordDigestSend(ctx context.Context, week string, recipients []
 	return nil
 }
 
-// DigestSent reports whether the digest of week was sent.
-func (s *Store) DigestSent(ctx context.Context, week string) (bool, error) {
-	var n int
-	err := s.readDB.QueryRowContext(ctx, `SELECT COUNT(*) FROM digest_sends WHERE week = ? AND status = 'sent'`, week).Scan(&n)
+// DigestWeekStatus reports what the send log says of week.
+func (s *Store) DigestWeekStatus(ctx context.Context, week string) (string, error) {
+	var status string
+	err := s.readDB.QueryRowContext(ctx, `SELECT CASE
+		WHEN EXISTS (SELECT 1 FROM digest_sends WHERE week = ?1 AND status = 'sent') THEN 'sent'
+		WHEN EXISTS (SELECT 1 FROM digest_sends WHERE week = ?1 AND status = 'in_doubt') THEN 'in_doubt'
+		ELSE COALESCE((SELECT status FROM digest_sends WHERE week = ?1 ORDER BY id DESC LIMIT 1), '')
+		END`, week).Scan(&status)
 	if err != nil {
-		return false, fmt.Errorf("digest sent of %s: %w", week, err)
+		return "", fmt.Errorf("digest status of %s: %w", week, err)
 	}
-	return n > 0, nil
+	return status, nil
 }

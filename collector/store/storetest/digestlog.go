@@ -8,28 +8,46 @@ import (
 )
 
 // testDigestLog: a failed attempt does not count as sent, a sent one does,
-// weeks are apart, and bad input is refused.
+// an attempt left at sending shows as such until settled, weeks are apart,
+// and bad input is refused.
 func testDigestLog(t *testing.T, open func(t *testing.T) Stores) {
 	s := open(t)
 	ctx := context.Background()
 	to := []string{"it@example.com", "cio@example.com"}
 
-	sent := func(week string, want bool) {
+	status := func(week, want string) {
 		t.Helper()
-		got, err := s.DigestSent(ctx, week)
-		must(t, err, "digest sent "+week)
+		got, err := s.DigestWeekStatus(ctx, week)
+		must(t, err, "digest status "+week)
 		if got != want {
-			t.Errorf("DigestSent(%s) = %v, want %v", week, got, want)
+			t.Errorf("DigestWeekStatus(%s) = %q, want %q", week, got, want)
 		}
 	}
-	sent("2026-W48", false)
+	record := func(week, st string) {
+		t.Helper()
+		must(t, s.RecordDigestSend(ctx, week, to, st, ""), "record "+st)
+	}
+	status("2026-W48", "")
+	record("2026-W48", collector.DigestStatusSending)
+	status("2026-W48", collector.DigestStatusSending)
 	must(t, s.RecordDigestSend(ctx, "2026-W48", to, collector.DigestStatusFailed, "smtp: connection refused"), "record failed")
-	sent("2026-W48", false)
-	must(t, s.RecordDigestSend(ctx, "2026-W48", to, collector.DigestStatusSent, ""), "record sent")
-	sent("2026-W48", true)
-	sent("2026-W49", false)
+	status("2026-W48", collector.DigestStatusFailed)
+	record("2026-W48", collector.DigestStatusSending)
+	record("2026-W48", collector.DigestStatusSent)
+	status("2026-W48", collector.DigestStatusSent)
+	// A later row never takes "sent" back.
+	record("2026-W48", collector.DigestStatusSending)
+	status("2026-W48", collector.DigestStatusSent)
+
+	status("2026-W49", "")
 	must(t, s.RecordDigestSend(ctx, "2026-W49", nil, collector.DigestStatusSent, ""), "record sent to nobody")
-	sent("2026-W49", true)
+	status("2026-W49", collector.DigestStatusSent)
+
+	record("2026-W51", collector.DigestStatusSending)
+	record("2026-W51", collector.DigestStatusInDoubt)
+	status("2026-W51", collector.DigestStatusInDoubt)
+	record("2026-W51", collector.DigestStatusFailed) // a manual retry that failed
+	status("2026-W51", collector.DigestStatusInDoubt)
 
 	if err := s.RecordDigestSend(ctx, "", to, collector.DigestStatusSent, ""); err == nil {
 		t.Error("an empty week was recorded")
@@ -37,5 +55,5 @@ func testDigestLog(t *testing.T, open func(t *testing.T) Stores) {
 	if err := s.RecordDigestSend(ctx, "2026-W50", to, "maybe", ""); err == nil {
 		t.Error("an unknown status was recorded")
 	}
-	sent("2026-W50", false)
+	status("2026-W50", "")
 }
