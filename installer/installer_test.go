@@ -1,8 +1,6 @@
 package installer
 
 import (
-	"os"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -51,35 +49,24 @@ func TestParseVersionErrors(t *testing.T) {
 }
 
 // TestPathsMatchAgentDefaults keeps the packages' paths where the agent
-// looks without flags, so `shadowmap-agent status` works on an installed
-// machine as it is.
+// looks without flags on each OS, so `shadowmap-agent status` works on an
+// installed machine as it is.
 func TestPathsMatchAgentDefaults(t *testing.T) {
-	tests := []struct {
-		name             string
-		config, stateDir string
-		wantCfg, wantDir string
-	}{
-		{"linux", LinuxDefinition().ConfigPath, LinuxDefinition().StateDir, "/etc/shadowmap/agent.yaml", "/var/lib/shadowmap-agent"},
-		// On the machine the tests run on, the agent's own answer.
-		{runtime.GOOS + " (this machine)", LinuxDefinition().ConfigPath, LinuxDefinition().StateDir,
-			service.DefaultConfigPath(), config.DefaultStateDir(os.Getenv)},
-		{"darwin", DarwinDefinition().ConfigPath, DarwinDefinition().StateDir,
-			"/Library/Application Support/shadowmap-agent/agent.yaml", "/Library/Application Support/shadowmap-agent"},
-	}
-	if runtime.GOOS != "linux" {
-		tests = append(tests[:1], tests[2:]...) // the agent's answer is for another OS
-	}
-	for _, tc := range tests {
-		if tc.config != tc.wantCfg || tc.stateDir != tc.wantDir {
-			t.Errorf("%s: config %q, state %q; the agent's defaults are %q and %q", tc.name, tc.config, tc.stateDir, tc.wantCfg, tc.wantDir)
-		}
-	}
-	for _, d := range []struct {
+	for _, tc := range []struct {
 		goos string
-		def  interface{ Validate(string) error }
-	}{{"linux", LinuxDefinition()}, {"darwin", DarwinDefinition()}} {
-		if err := d.def.Validate(d.goos); err != nil {
-			t.Errorf("%s definition: %v", d.goos, err)
+		def  service.Definition
+	}{
+		{"linux", LinuxDefinition()},
+		{"darwin", DarwinDefinition()},
+	} {
+		if want := config.DefaultConfigPathFor(tc.goos, nil); tc.def.ConfigPath != want {
+			t.Errorf("%s: config %q, the agent looks at %q", tc.goos, tc.def.ConfigPath, want)
+		}
+		if want := config.DefaultStateDirFor(tc.goos, nil); tc.def.StateDir != want {
+			t.Errorf("%s: state %q, the agent uses %q", tc.goos, tc.def.StateDir, want)
+		}
+		if err := tc.def.Validate(tc.goos); err != nil {
+			t.Errorf("%s definition: %v", tc.goos, err)
 		}
 	}
 }

@@ -18,10 +18,12 @@ const maxFileSize = 1 << 20
 // DefaultConfigPath is where the agent looks for its config file on this
 // OS. getenv (nil for none) supplies %ProgramData% on Windows.
 func DefaultConfigPath(getenv func(string) string) string {
-	return defaultConfigPath(runtime.GOOS, getenv)
+	return DefaultConfigPathFor(runtime.GOOS, getenv)
 }
 
-func defaultConfigPath(goos string, getenv func(string) string) string {
+// DefaultConfigPathFor is DefaultConfigPath on goos; the installer's
+// packages put the file there.
+func DefaultConfigPathFor(goos string, getenv func(string) string) string {
 	switch goos {
 	case "darwin":
 		return "/Library/Application Support/shadowmap-agent/agent.yaml"
@@ -33,10 +35,11 @@ func defaultConfigPath(goos string, getenv func(string) string) string {
 
 // DefaultStateDir is the OS's place for a service's state.
 func DefaultStateDir(getenv func(string) string) string {
-	return defaultStateDir(runtime.GOOS, getenv)
+	return DefaultStateDirFor(runtime.GOOS, getenv)
 }
 
-func defaultStateDir(goos string, getenv func(string) string) string {
+// DefaultStateDirFor is DefaultStateDir on goos.
+func DefaultStateDirFor(goos string, getenv func(string) string) string {
 	switch goos {
 	case "darwin":
 		return "/Library/Application Support/shadowmap-agent"
@@ -48,7 +51,8 @@ func defaultStateDir(goos string, getenv func(string) string) string {
 
 func programData(getenv func(string) string) string {
 	if getenv != nil {
-		if pd := getenv("ProgramData"); pd != "" {
+		// "D:\ProgramData\" is as valid a value as "D:\ProgramData".
+		if pd := strings.TrimRight(getenv("ProgramData"), `\`); pd != "" {
 			return pd
 		}
 	}

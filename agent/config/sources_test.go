@@ -199,12 +199,13 @@ func TestDefaultPaths(t *testing.T) {
 		{"darwin", nil, "/Library/Application Support/shadowmap-agent/agent.yaml", "/Library/Application Support/shadowmap-agent"},
 		{"windows", nil, `C:\ProgramData\shadowmap-agent\agent.yaml`, `C:\ProgramData\shadowmap-agent`},
 		{"windows", env, `D:\PD\shadowmap-agent\agent.yaml`, `D:\PD\shadowmap-agent`},
+		{"windows", func(string) string { return `D:\PD\` }, `D:\PD\shadowmap-agent\agent.yaml`, `D:\PD\shadowmap-agent`},
 	}
 	for _, tt := range tests {
-		if got := defaultConfigPath(tt.goos, tt.getenv); got != tt.config {
+		if got := DefaultConfigPathFor(tt.goos, tt.getenv); got != tt.config {
 			t.Errorf("%s config = %q, want %q", tt.goos, got, tt.config)
 		}
-		if got := defaultStateDir(tt.goos, tt.getenv); got != tt.state {
+		if got := DefaultStateDirFor(tt.goos, tt.getenv); got != tt.state {
 			t.Errorf("%s state = %q, want %q", tt.goos, got, tt.state)
 		}
 	}

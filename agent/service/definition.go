@@ -5,10 +5,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 
 	kservice "github.com/kardianos/service"
+
+	"github.com/shadowmap/shadowmap/agent/config"
 )
 
 // Name is the service's name in every service manager: the systemd unit
@@ -44,23 +45,10 @@ func (d Definition) Arguments() []string {
 }
 
 // DefaultConfigPath is where the agent's configuration file lives on this
-// operating system (MDM profiles and installer packages write it there).
+// operating system (MDM profiles and installer packages write it there):
+// the config package's answer, so the service and the agent never differ.
 func DefaultConfigPath() string {
-	return defaultConfigPath(runtime.GOOS, os.Getenv)
-}
-
-func defaultConfigPath(goos string, getenv func(string) string) string {
-	switch goos {
-	case "darwin":
-		return "/Library/Application Support/shadowmap-agent/agent.yaml"
-	case "windows":
-		programData := getenv("ProgramData")
-		if programData == "" {
-			programData = `C:\ProgramData`
-		}
-		return strings.TrimRight(programData, `\`) + `\shadowmap-agent\agent.yaml`
-	}
-	return "/etc/shadowmap/agent.yaml"
+	return config.DefaultConfigPath(os.Getenv)
 }
 
 // DefaultDefinition is the definition for the running binary with the

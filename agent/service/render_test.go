@@ -219,26 +219,6 @@ func TestValidate(t *testing.T) {
 	}
 }
 
-func TestDefaultConfigPath(t *testing.T) {
-	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
-	tests := []struct {
-		goos string
-		env  map[string]string
-		want string
-	}{
-		{"linux", nil, "/etc/shadowmap/agent.yaml"},
-		{"darwin", nil, "/Library/Application Support/shadowmap-agent/agent.yaml"},
-		{"windows", map[string]string{"ProgramData": `D:\ProgramData`}, `D:\ProgramData\shadowmap-agent\agent.yaml`},
-		{"windows", map[string]string{"ProgramData": `D:\ProgramData\`}, `D:\ProgramData\shadowmap-agent\agent.yaml`},
-		{"windows", nil, `C:\ProgramData\shadowmap-agent\agent.yaml`},
-	}
-	for _, tt := range tests {
-		if got := defaultConfigPath(tt.goos, env(tt.env)); got != tt.want {
-			t.Errorf("defaultConfigPath(%s, %v) = %q, want %q", tt.goos, tt.env, got, tt.want)
-		}
-	}
-}
-
 // systemd-analyze checks the unit the way systemd will read it. It is not
 // installed in CI; where it is, the unit must load without errors.
 func TestSystemdAnalyzeVerify(t *testing.T) {

@@ -30,7 +30,7 @@ func SystemdUnit(d Definition) (string, error) {
 }
 
 // PackagedSystemdUnit is SystemdUnit for the unit a .deb or .rpm ships in
-// /lib/systemd/system: the package manager replaces that file on every
+// /usr/lib/systemd/system: the package manager replaces that file on every
 // upgrade, so its header sends local changes to a drop-in instead.
 func PackagedSystemdUnit(d Definition) (string, error) {
 	return systemdUnit(d,

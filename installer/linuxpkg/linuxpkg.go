@@ -46,15 +46,13 @@ const (
 		"`shadowmap-agent status`."
 )
 
-// Where each format installs the unit: the directory the distributions'
-// own packages use. Debian's systemd reads /lib/systemd/system (the same
-// directory as /usr/lib/systemd/system on a merged /usr); RPM
-// distributions own /usr/lib/systemd/system and have /lib only as a
-// symbolic link.
-const (
-	DebUnitPath = "/lib/systemd/system/" + service.Name + ".service"
-	RPMUnitPath = "/usr/lib/systemd/system/" + service.Name + ".service"
-)
+// UnitPath is where both formats install the unit. RPM distributions own
+// /usr/lib/systemd/system; Debian moved its packages there from
+// /lib/systemd/system with the merged /usr (DEP 17), and systemd reads
+// both on systems that are not merged. Starting in /usr/lib means no
+// later version ever has to move the file between the two aliased
+// directories, which dpkg can lose track of.
+const UnitPath = "/usr/lib/systemd/system/" + service.Name + ".service"
 
 // Options are the build settings that do not come from the agent.
 type Options struct {
@@ -196,9 +194,9 @@ func build(ctx context.Context, in installer.Input, format string, opts Options)
 func packageInfo(in installer.Input, format string, a arch, src string, mtime time.Time) *nfpm.Info {
 	// dpkg takes the summary from the description's first line; RPM has
 	// a field for it.
-	unitPath, version, release, desc := DebUnitPath, in.Version.Deb(), "", summary+"\n"+description
+	version, release, desc := in.Version.Deb(), "", summary+"\n"+description
 	if format == "rpm" {
-		unitPath, desc = RPMUnitPath, description
+		desc = description
 		version, release = in.Version.RPM()
 	}
 	owned := func(mode os.FileMode) *files.ContentFileInfo {
@@ -228,7 +226,7 @@ func packageInfo(in installer.Input, format string, a arch, src string, mtime ti
 			// No Depends: the agent is a static Go binary (checkBinary).
 			Contents: files.Contents{
 				{Source: in.Binary, Destination: def.Executable, FileInfo: owned(0o755)},
-				{Source: filepath.Join(src, "shadowmap-agent.service"), Destination: unitPath, FileInfo: owned(0o644)},
+				{Source: filepath.Join(src, "shadowmap-agent.service"), Destination: UnitPath, FileInfo: owned(0o644)},
 				// Owned, so removing the package removes the directory
 				// when nothing else is left in it.
 				{Destination: filepath.Dir(def.ConfigPath), Type: files.TypeDir, FileInfo: owned(0o755)},

@@ -194,7 +194,7 @@ func checkRPMInstall(t *testing.T, pkg string, agent []byte) {
 		mode os.FileMode
 	}{
 		{"usr/bin/shadowmap-agent", 0o755},
-		{strings.TrimPrefix(RPMUnitPath, "/"), 0o644},
+		{strings.TrimPrefix(UnitPath, "/"), 0o644},
 		{"etc/shadowmap/agent.yaml", 0o600},
 	} {
 		info, err := os.Stat(filepath.Join(root, f.path))
@@ -218,7 +218,7 @@ func checkRPMInstall(t *testing.T, pkg string, agent []byte) {
 		t.Fatal(err)
 	}
 	run(t, "rpm", rpmArgs("-e", "--noscripts", "shadowmap-agent")...)
-	for _, gone := range []string{"usr/bin/shadowmap-agent", strings.TrimPrefix(RPMUnitPath, "/"), "etc/shadowmap/agent.yaml"} {
+	for _, gone := range []string{"usr/bin/shadowmap-agent", strings.TrimPrefix(UnitPath, "/"), "etc/shadowmap/agent.yaml"} {
 		if _, err := os.Stat(filepath.Join(root, gone)); !os.IsNotExist(err) {
 			t.Errorf("%s is still there after rpm -e (%v)", gone, err)
 		}
@@ -304,7 +304,7 @@ func checkDeb(t *testing.T, deb string, agent []byte) {
 	}
 
 	// dpkg-deb -c: "-rwxr-xr-x root/root 16614592 2026-01-01 00:00 ./usr/bin/shadowmap-agent"
-	want := shipped(t, agent, DebUnitPath)
+	want := shipped(t, agent, UnitPath)
 	seen := map[string]bool{}
 	for _, line := range strings.Split(strings.TrimSpace(run(t, "dpkg-deb", "-c", deb)), "\n") {
 		f := strings.Fields(line)
@@ -347,7 +347,7 @@ func checkDeb(t *testing.T, deb string, agent []byte) {
 			t.Errorf("%s does not hold what was packaged (err %v)", path, err)
 		}
 	}
-	verifyUnit(t, root, DebUnitPath)
+	verifyUnit(t, root, UnitPath)
 }
 
 func checkRPM(t *testing.T, pkg string, agent []byte) {
@@ -363,7 +363,7 @@ func checkRPM(t *testing.T, pkg string, agent []byte) {
 		"Build Host":   "localhost",
 		"Build Date":   "Thu Jan  1 00:00:00 2026",
 	})
-	want := shipped(t, agent, RPMUnitPath)
+	want := shipped(t, agent, UnitPath)
 	var paths []string
 	for p := range want {
 		paths = append(paths, p)

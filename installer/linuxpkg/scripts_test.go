@@ -47,9 +47,12 @@ exit 0
 type scriptStep struct {
 	script string
 	args   []string
+	// admin, when set, is what an admin does between two package
+	// operations, instead of running a script.
+	admin func(*testing.T, scriptEnv)
 }
 
-func step(script string, args ...string) scriptStep { return scriptStep{script, args} }
+func step(script string, args ...string) scriptStep { return scriptStep{script: script, args: args} }
 
 // scriptEnv is a temporary root the scripts run against.
 type scriptEnv struct {
@@ -112,6 +115,10 @@ func writeFile(t *testing.T, path, content string) {
 
 func (e scriptEnv) run(t *testing.T, s scriptStep) {
 	t.Helper()
+	if s.admin != nil {
+		s.admin(t, e)
+		return
+	}
 	b, err := scripts.ReadFile("scripts/" + s.script + ".sh")
 	if err != nil {
 		t.Fatal(err)
@@ -149,7 +156,7 @@ func (e scriptEnv) exists(path string) bool {
 const (
 	stateDir = "var/lib/shadowmap-agent"
 	spool    = stateDir + "/spool/batch-1"
-	marker   = stateDir + "/.removed-by-package"
+	marker   = "etc/shadowmap/.removed-by-package"
 	config   = "etc/shadowmap/agent.yaml"
 )
 
@@ -228,6 +235,15 @@ func TestScripts(t *testing.T) {
 		{name: "deb reinstall after remove", systemd: true, systemctl: true, setup: installed,
 			steps: []scriptStep{step("prerm", "remove"), step("postrm", "remove"), step("postinst", "configure", "1.2.0")},
 			calls: cat(stop, reload, install), present: []string{spool}, absent: []string{marker}},
+		// The admin clears the spool between remove and reinstall: the
+		// agent must still come back enabled and started.
+		{name: "deb reinstall after remove and a cleared state directory", systemd: true, systemctl: true, setup: installed,
+			steps: []scriptStep{step("prerm", "remove"), step("postrm", "remove"), {admin: func(t *testing.T, e scriptEnv) {
+				if err := os.RemoveAll(filepath.Join(e.root, stateDir)); err != nil {
+					t.Fatal(err)
+				}
+			}}, step("postinst", "configure", "1.2.0")},
+			calls: cat(stop, reload, install), present: []string{stateDir, config}, absent: []string{marker, spool}},
 		{name: "deb unknown action", systemd: true, systemctl: true,
 			steps: []scriptStep{step("postinst", "triggered", "x"), step("prerm", "failed-upgrade", "1.2.0"), step("postrm", "failed-upgrade", "1.2.0")}},
 		// rpm: the argument is how many versions are installed after the

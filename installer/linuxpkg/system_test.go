@@ -64,7 +64,7 @@ func TestDpkgInstall(t *testing.T) {
 
 	dpkg(t, "-i", debs["v1.2.3"])
 	checkMode(t, installer.LinuxExecutable, 0o755)
-	checkMode(t, DebUnitPath, 0o644)
+	checkMode(t, UnitPath, 0o644)
 	checkMode(t, conffile, 0o600)
 	checkMode(t, def.StateDir, 0o700|os.ModeDir)
 	if systemctlErr == nil && !exists(wants) {
@@ -92,7 +92,7 @@ func TestDpkgInstall(t *testing.T) {
 
 	// Removal: program and unit go, configuration and spool stay.
 	dpkg(t, "-r", "shadowmap-agent")
-	for _, p := range []string{installer.LinuxExecutable, DebUnitPath, wants} {
+	for _, p := range []string{installer.LinuxExecutable, UnitPath, wants} {
 		if exists(p) {
 			t.Errorf("after dpkg -r: %s is left", p)
 		}

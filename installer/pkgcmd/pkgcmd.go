@@ -208,16 +208,39 @@ func (b builder) universal(out string) error {
 }
 
 // writeChecksums writes sha256sum's format, so admins check a download
-// with `sha256sum -c SHA256SUMS`.
+// with `sha256sum -c SHA256SUMS`. Entries of an earlier build whose files
+// are still in the directory are kept: `build --formats pkg` after a full
+// build must not drop the .deb and .msi from the list.
 func writeChecksums(path string, files []string) error {
-	sort.Slice(files, func(i, j int) bool { return filepath.Base(files[i]) < filepath.Base(files[j]) })
-	var b strings.Builder
+	sums := map[string]string{} // file name -> hex digest
+	if old, err := os.ReadFile(path); err == nil {
+		for _, line := range strings.Split(string(old), "\n") {
+			sum, name, ok := strings.Cut(line, "  ")
+			if !ok || len(sum) != sha256.Size*2 || strings.ContainsAny(name, `/\`) {
+				continue
+			}
+			if _, err := os.Stat(filepath.Join(filepath.Dir(path), name)); err == nil {
+				sums[name] = sum
+			}
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("checksums: %w", err)
+	}
 	for _, f := range files {
 		sum, err := fileSHA256(f)
 		if err != nil {
 			return fmt.Errorf("checksums: %w", err)
 		}
-		fmt.Fprintf(&b, "%s  %s\n", sum, filepath.Base(f))
+		sums[filepath.Base(f)] = sum
+	}
+	names := make([]string, 0, len(sums))
+	for name := range sums {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	for _, name := range names {
+		fmt.Fprintf(&b, "%s  %s\n", sums[name], name)
 	}
 	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
 		return fmt.Errorf("checksums: %w", err)

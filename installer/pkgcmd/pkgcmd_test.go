@@ -90,6 +90,48 @@ func TestBuildCommand(t *testing.T) {
 	}
 }
 
+// TestChecksumsAcrossBuilds: a build of one format keeps the sums of the
+// others that are still in the directory, and forgets deleted files.
+func TestChecksumsAcrossBuilds(t *testing.T) {
+	needTools(t)
+	agents := buildFakeAgents(t)
+	out := t.TempDir()
+	build := func(formats string) {
+		t.Helper()
+		err := BuildCommand(context.Background(), &bytes.Buffer{}, "v1.0.0").Run([]string{"--agents", agents, "--out", out, "--formats", formats})
+		if err != nil {
+			t.Fatalf("build %s: %v", formats, err)
+		}
+	}
+	build("deb")
+	build("pkg")
+	if err := os.Remove(filepath.Join(out, "shadowmap-agent_1.0.0_arm64.deb")); err != nil {
+		t.Fatal(err)
+	}
+	build("rpm")
+	sums, err := os.ReadFile(filepath.Join(out, "SHA256SUMS"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, line := range strings.Split(strings.TrimSpace(string(sums)), "\n") {
+		_, name, _ := strings.Cut(line, "  ")
+		names = append(names, name)
+	}
+	want := []string{
+		"shadowmap-agent-1.0.0-1.aarch64.rpm", "shadowmap-agent-1.0.0-1.x86_64.rpm",
+		"shadowmap-agent-1.0.0.pkg", "shadowmap-agent_1.0.0_amd64.deb",
+	}
+	if strings.Join(names, "\n") != strings.Join(want, "\n") {
+		t.Errorf("SHA256SUMS lists\n%s\nwant\n%s", strings.Join(names, "\n"), strings.Join(want, "\n"))
+	}
+	check := exec.Command("sha256sum", "--strict", "-c", "SHA256SUMS")
+	check.Dir = out
+	if b, err := check.CombinedOutput(); err != nil {
+		t.Errorf("sha256sum -c: %v\n%s", err, b)
+	}
+}
+
 func TestBuildCommandErrors(t *testing.T) {
 	empty := t.TempDir()
 	tests := []struct {

@@ -20,7 +20,10 @@ state_dir=$root/var/lib/shadowmap-agent
 # prerm leaves this on removal: dpkg passes the old version to postinst
 # when a removed (not purged) package is installed again, which would
 # otherwise look like an upgrade of a disabled service.
-removed_mark=$state_dir/.removed-by-package
+# The mark lives beside the conffile: dpkg keeps /etc/shadowmap on remove
+# and deletes it on purge, exactly the life the mark needs, while an admin
+# may well clear the state directory in between.
+removed_mark=$root/etc/shadowmap/.removed-by-package
 
 warn() { echo "shadowmap-agent: $*" >&2; }
 have_systemctl() { command -v systemctl >/dev/null 2>&1; }

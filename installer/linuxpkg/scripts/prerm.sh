@@ -15,14 +15,17 @@ set -e
 root=${SHADOWMAP_PKG_ROOT:-}
 unit=shadowmap-agent.service
 state_dir=$root/var/lib/shadowmap-agent
-removed_mark=$state_dir/.removed-by-package
+# The mark lives beside the conffile: dpkg keeps /etc/shadowmap on remove
+# and deletes it on purge, exactly the life the mark needs, while an admin
+# may well clear the state directory in between.
+removed_mark=$root/etc/shadowmap/.removed-by-package
 
 have_systemctl() { command -v systemctl >/dev/null 2>&1; }
 systemd_running() { [ -d "$root/run/systemd/system" ]; }
 
 stop_and_disable() {
 	# Tells postinst that a later `configure <old version>` is an install.
-	if [ -d "$state_dir" ]; then
+	if [ -d "${removed_mark%/*}" ]; then
 		: >"$removed_mark" || true
 	fi
 	have_systemctl || return 0
