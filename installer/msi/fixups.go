@@ -34,6 +34,13 @@ const (
 	serviceErrorNormal = 1
 	serviceErrorVital  = 32768
 
+	// SDDL for the locks (MsiLockPermissionsEx): a protected DACL, so
+	// nothing is inherited from the parent, giving SYSTEM and
+	// Administrators full control of the object and, through inheritance
+	// (OI files, CI subfolders and subkeys), of what is created in it.
+	dataDirSDDL   = "D:PAI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)"
+	policyKeySDDL = "D:PAI(A;CI;KA;;;SY)(A;CI;KA;;;BA)"
+
 	// Failure action SC_ACTION_RESTART.
 	scActionRestart = 1
 	// recoveryResetSeconds matches agent/service: the failure count resets
@@ -73,9 +80,41 @@ func fixups(v installer.Version) []string {
 			quote(UpgradeCode)+", "+quote(v.MSI())+", "+fmt.Sprint(upgradeMigrateFeatures|upgradeVersionMaxInclusive)+", 'WIX_UPGRADE_DETECTED')",
 	)
 
+	// The data folder holds agent.yaml, which LocalSystem loads, and the
+	// spool, which says who uses which app. %ProgramData% lets every user
+	// create files and folders, and a new folder there inherits that, so it
+	// is locked to SYSTEM and Administrators with inheritance from
+	// ProgramData cut (protected DACL). The CreateFolder row belongs to the
+	// Agent component, which every install and upgrade installs, so
+	// CreateFolders (3700) applies the DACL each time, also to a folder that
+	// existed before the first install, before InstallFiles (4000) lays
+	// agent.yaml down. It is the only CreateFolder row: wixl adds none for
+	// a folder that holds files.
+	q = append(q,
+		"INSERT INTO `CreateFolder` (`Directory_`, `Component_`) VALUES ('DATADIR', 'Agent')",
+		// wixl sequences CreateFolders only when it wrote a CreateFolder
+		// row. Its pair RemoveFolders is left out: the folder keeps
+		// agent.yaml and the spool after an uninstall.
+		"INSERT INTO `InstallExecuteSequence` (`Action`, `Sequence`) VALUES ('CreateFolders', 3700)",
+		"CREATE TABLE `MsiLockPermissionsEx` (`MsiLockPermissionsEx` CHAR(72) NOT NULL, `LockObject` CHAR(72) NOT NULL, `Table` CHAR(32) NOT NULL, `SDDLText` LONGCHAR NOT NULL, `Condition` CHAR(255) PRIMARY KEY `MsiLockPermissionsEx`)",
+		// For a CreateFolder row the lock object is its directory.
+		"INSERT INTO `MsiLockPermissionsEx` (`MsiLockPermissionsEx`, `LockObject`, `Table`, `SDDLText`) VALUES ('LockDataDir', 'DATADIR', 'CreateFolder', "+quote(dataDirSDDL)+")",
+		// A registry lock applies to the value's key: the whole policy
+		// key, CollectorURL and OwnerEmail too. WriteRegistryValues sets
+		// it whenever the EnrollSecret component installs, which is every
+		// install that has a secret, given or kept from the last one.
+		"INSERT INTO `MsiLockPermissionsEx` (`MsiLockPermissionsEx`, `LockObject`, `Table`, `SDDLText`) VALUES ('LockPolicyKey', 'EnrollSecret', 'Registry', "+quote(policyKeySDDL)+")",
+	)
+
 	// Component/@Permanent and @NeverOverwrite for the config file: an
 	// upgrade removes the old product before installing the new one, which
 	// would otherwise delete the file IT edited and put the template back.
+	// Keeping an existing file is safe only because nobody but SYSTEM and
+	// Administrators can write the folder once the first install locked
+	// it, and that happens before the file is laid down. A file a user
+	// planted before the very first install is kept too, with its owner:
+	// the folder's DACL is reset, the file's own explicit entries and
+	// owner are not.
 	q = append(q, fmt.Sprintf("UPDATE `Component` SET `Attributes` = %d WHERE `Component` = 'Config'", componentWin64|componentPermanent|componentNeverOverwrite))
 
 	// ServiceConfigFailureActions (Windows Installer 5.0): restart 10 s

@@ -8,8 +8,10 @@
 // writes. wixl 0.101 cannot express everything the package needs, so the
 // database is then edited with msibuild (also msitools) using the SQL in
 // fixups: component conditions, secure properties, a same-version major
-// upgrade, a hidden custom action and the service's recovery actions. It
-// is optionally Authenticode-signed with osslsigncode.
+// upgrade, a hidden custom action, the service's recovery actions, and
+// the permissions that lock the data folder and the policy key to SYSTEM
+// and Administrators. It is optionally Authenticode-signed with
+// osslsigncode.
 package msi
 
 import (

@@ -175,7 +175,7 @@ func TestBuild(t *testing.T) {
 	tables := strings.Fields(msiinfo(t, "tables", path))
 	for _, name := range []string{"File", "Component", "Directory", "ServiceInstall", "ServiceControl", "Registry",
 		"Upgrade", "InstallExecuteSequence", "Property", "AppSearch", "RegLocator", "CustomAction",
-		"LaunchCondition", "MsiServiceConfigFailureActions"} {
+		"LaunchCondition", "MsiServiceConfigFailureActions", "CreateFolder", "MsiLockPermissionsEx"} {
 		if !slices.Contains(tables, name) {
 			t.Errorf("msiinfo tables: no %s in %v", name, tables)
 		}
@@ -244,6 +244,32 @@ func TestBuild(t *testing.T) {
 			"Description": s.prop + " cannot start with #: Windows Installer would write it to the registry as a number."})
 	}
 
+	// The version the Intune detection script compares, removed with the
+	// agent.
+	wantRow(t, path, "Registry", "Registry", "AgentVersion", map[string]string{
+		"Root": "2", "Key": `SOFTWARE\Shadowmap\Agent`, "Name": "Version", "Value": "[ProductVersion]", "Component_": "Agent"})
+
+	// The data folder and the policy key are locked to SYSTEM and
+	// Administrators. The folder's row belongs to the component every
+	// install installs; it is the only one, so no other folder is locked.
+	folders := table(t, path, "CreateFolder")
+	if len(folders) != 1 {
+		t.Errorf("CreateFolder has %d rows, want 1: %v", len(folders), folders)
+	}
+	wantRow(t, path, "CreateFolder", "Directory_", "DATADIR", map[string]string{"Component_": "Agent"})
+	locks := table(t, path, "MsiLockPermissionsEx")
+	if len(locks) != 2 {
+		t.Errorf("MsiLockPermissionsEx has %d rows, want 2: %v", len(locks), locks)
+	}
+	wantRow(t, path, "MsiLockPermissionsEx", "MsiLockPermissionsEx", "LockDataDir", map[string]string{
+		"LockObject": "DATADIR", "Table": "CreateFolder", "SDDLText": "D:PAI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)", "Condition": ""})
+	wantRow(t, path, "MsiLockPermissionsEx", "MsiLockPermissionsEx", "LockPolicyKey", map[string]string{
+		"LockObject": "EnrollSecret", "Table": "Registry", "SDDLText": "D:PAI(A;CI;KA;;;SY)(A;CI;KA;;;BA)", "Condition": ""})
+	// Windows Installer 5 refuses a package with both tables (error 1941).
+	if slices.Contains(tables, "LockPermissions") {
+		t.Error("the package has a LockPermissions table beside MsiLockPermissionsEx")
+	}
+
 	upgrades := table(t, path, "Upgrade")
 	if len(upgrades) != 2 {
 		t.Errorf("Upgrade has %d rows, want 2: %v", len(upgrades), upgrades)
@@ -269,6 +295,8 @@ func TestBuild(t *testing.T) {
 		// checked the ones given to msiexec, before costing picks the
 		// components by their conditions.
 		{"FindRelatedProducts", "AppSearch", "LaunchConditions", "KeepCollectorURL", "KeepEnrollSecret", "KeepOwnerEmail", "CostFinalize"},
+		// The data folder is locked before agent.yaml is laid down in it.
+		{"CreateFolders", "InstallFiles"},
 		// The old product goes first, so its service is stopped and
 		// deleted before the new one is installed.
 		{"InstallValidate", "RemoveExistingProducts", "InstallInitialize"},

@@ -28,6 +28,12 @@ const (
 // (agent/config/managed_windows.go).
 const policyKey = `SOFTWARE\Policies\Shadowmap\Agent`
 
+// productKey holds what the MSI records about the installed agent for
+// others to read: the Version value the Intune detection script
+// (installer/mdm) compares with the version it wants. It is not under
+// Policies: it describes the install, it configures nothing.
+const productKey = `SOFTWARE\Shadowmap\Agent`
+
 // configSource is the config template's file name in the build directory.
 const configSource = "agent.yaml"
 
@@ -61,6 +67,7 @@ func policySettings() []setting {
 // wxsData is what the template fills in.
 type wxsData struct {
 	Version, UpgradeCode, Exe, Config, PolicyKey string
+	ProductKey                                   string
 	AgentGUID, ConfigGUID                        string
 	Service                                      string
 	ServiceArgs                                  string
@@ -81,7 +88,10 @@ func hiddenProperties() string {
 
 // serviceArgs are the service's arguments. They name only the config
 // file: a service's command line is readable by every user, so the enroll
-// secret reaches the agent through the policy key instead.
+// secret reaches the agent through the policy key instead. That key is
+// readable by every user too, as all of HKLM\SOFTWARE\Policies is, until
+// the install locks it to SYSTEM and Administrators (fixups: the
+// MsiLockPermissionsEx row on the EnrollSecret value).
 func serviceArgs() string {
 	d := service.Definition{ConfigPath: `[CommonAppDataFolder]shadowmap-agent\agent.yaml`}
 	args := d.Arguments()
@@ -103,6 +113,7 @@ func wxs(v installer.Version) ([]byte, error) {
 		Exe:         installer.WindowsExecutableName,
 		Config:      configSource,
 		PolicyKey:   policyKey,
+		ProductKey:  productKey,
 		AgentGUID:   guidAgent,
 		ConfigGUID:  guidConfig,
 		Service:     service.Name,
@@ -132,9 +143,11 @@ func attr(s string) (string, error) {
 //
 // What wixl 0.101 leaves out is added by fixups: component Conditions,
 // Property/@Secure, MajorUpgrade/@AllowSameVersionUpgrades,
-// CustomAction/@HideTarget, ServiceInstall/@Vital, ServiceConfig, and
-// Permanent/NeverOverwrite components. They are absent here: wixl warns
-// about most of them and drops them, and ignores the rest.
+// CustomAction/@HideTarget, ServiceInstall/@Vital, ServiceConfig,
+// Permanent/NeverOverwrite components, and the locked data folder and
+// policy key (PermissionEx; CreateFolder/@Directory, which wixl ignores
+// without a warning). They are absent here: wixl warns about most of them
+// and drops them, and ignores the rest.
 //
 // Actions get explicit sequence numbers: wixl 0.101 places actions given
 // with After= wrongly when several follow one action (and, for
@@ -184,6 +197,7 @@ var wxsTemplate = template.Must(template.New("wxs").Funcs(template.FuncMap{"attr
             <File Id="AgentExe" Name="{{attr .Exe}}" Source="{{attr .Exe}}" KeyPath="yes"/>
             <ServiceInstall Id="AgentService" Name="{{attr .Service}}" DisplayName="shadowmap agent" Description="Reports which cloud apps this computer uses to the shadowmap collector." Type="ownProcess" Start="auto" ErrorControl="normal" Account="LocalSystem" Arguments="{{attr .ServiceArgs}}" Vital="yes"/>
             <ServiceControl Id="AgentService" Name="{{attr .Service}}" Start="install" Stop="both" Remove="uninstall" Wait="yes"/>
+            <RegistryValue Id="AgentVersion" Root="HKLM" Key="{{attr .ProductKey}}" Name="Version" Type="string" Value="[ProductVersion]"/>
           </Component>
 {{- range .Settings}}
           <Component Id="{{attr .ID}}" Guid="{{attr .GUID}}" Win64="yes">

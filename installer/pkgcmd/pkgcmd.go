@@ -164,9 +164,15 @@ func (b builder) build(format string) ([]string, error) {
 			return nil, err
 		}
 		paths = append(paths, p)
-		// Intune's Win32 app detection rule goes beside the MSI.
+		// Intune's Win32 app detection rule goes beside the MSI, built
+		// for its version: an older install counts as not installed, so
+		// a superseding app gets installed.
+		script, err := mdm.IntuneDetectionScript(in.Version.MSI())
+		if err != nil {
+			return nil, fmt.Errorf("build msi: %w", err)
+		}
 		detect := filepath.Join(b.out, "intune-detect.ps1")
-		if err := os.WriteFile(detect, mdm.IntuneDetectionScript(), 0o644); err != nil {
+		if err := os.WriteFile(detect, script, 0o644); err != nil {
 			return nil, fmt.Errorf("build msi: %w", err)
 		}
 		paths = append(paths, detect)
