@@ -16,6 +16,7 @@ import (
 	"github.com/shadowmap/shadowmap/agent/aggregate"
 	"github.com/shadowmap/shadowmap/agent/budget"
 	"github.com/shadowmap/shadowmap/agent/config"
+	"github.com/shadowmap/shadowmap/agent/privdir"
 	"github.com/shadowmap/shadowmap/agent/resolver"
 	"github.com/shadowmap/shadowmap/agent/resolver/dnsconfig"
 	"github.com/shadowmap/shadowmap/agent/service"
@@ -117,7 +118,7 @@ func saveConfigProblems(s *config.Settings, problems config.Problems, log *slog.
 	if s == nil || s.StateDir.Value == "" {
 		return
 	}
-	if err := os.MkdirAll(s.StateDir.Value, 0o700); err != nil {
+	if err := privdir.MkdirAll(s.StateDir.Value); err != nil {
 		log.Warn("save status", "err", err)
 		return
 	}

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/shadowmap/shadowmap/agent/privdir"
 	"github.com/shadowmap/shadowmap/agent/resolver/dnsconfig"
 )
 
@@ -292,7 +293,7 @@ func (g *Guard) save(state savedState) error {
 		return fmt.Errorf("resolver: encode DNS settings: %w", err)
 	}
 	dir := filepath.Dir(g.opts.StatePath)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := privdir.MkdirAll(dir); err != nil {
 		return fmt.Errorf("resolver: save DNS settings: %w", err)
 	}
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(g.opts.StatePath)+".*")

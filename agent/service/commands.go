@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strings"
 
+	"github.com/shadowmap/shadowmap/agent/privdir"
 	"github.com/shadowmap/shadowmap/internal/cli"
 )
 
@@ -136,7 +137,7 @@ func (c *commands) install(args []string) error {
 		}
 		fmt.Fprintf(c.stdout, "removed the previous %s service definition\n", Name)
 	}
-	if err := os.MkdirAll(d.StateDir, 0o700); err != nil {
+	if err := privdir.MkdirAll(d.StateDir); err != nil {
 		return fmt.Errorf("service install: create the state directory: %w", err)
 	}
 	if err := m.Install(); err != nil {

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/shadowmap/shadowmap/agent/privdir"
 	"github.com/shadowmap/shadowmap/collector/api"
 )
 
@@ -147,19 +148,10 @@ func Open(dir string, opts Options) (*Spool, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	// The spool names the apps people use: privdir keeps it private on
+	// every OS, and refuses a directory someone else made.
+	if err := privdir.MkdirAll(dir); err != nil {
 		return nil, fmt.Errorf("spool: create %s: %w", dir, err)
-	}
-	info, err := os.Stat(dir)
-	if err != nil {
-		return nil, fmt.Errorf("spool: %w", err)
-	}
-	if info.Mode().Perm()&0o077 != 0 {
-		// The spool names the apps people use: keep it private even if
-		// the directory was made by someone else.
-		if err := os.Chmod(dir, 0o700); err != nil {
-			return nil, fmt.Errorf("spool: restrict %s: %w", dir, err)
-		}
 	}
 	s := &Spool{dir: dir, opts: opts, byID: make(map[string]*entry)}
 	if err := s.recover(); err != nil {

@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/shadowmap/shadowmap/agent/privdir"
 	"github.com/shadowmap/shadowmap/collector/api"
 )
 
@@ -115,7 +116,7 @@ func (u *Uploader) saveState() error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(u.opts.StateFile), 0o700); err != nil {
+	if err := privdir.MkdirAll(filepath.Dir(u.opts.StateFile)); err != nil {
 		return fmt.Errorf("save agent state: %w", err)
 	}
 	tmp := u.opts.StateFile + ".tmp"
