@@ -22,6 +22,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -148,7 +149,11 @@ func machoArches(binary []byte, arch string) ([]bom.Arch, error) {
 	} else {
 		return nil, errors.New("not a Mach-O executable (build the agent with GOOS=darwin)")
 	}
-	if fmt.Sprint(cpus) != fmt.Sprint(want) {
+	// lipo and codesign may order the slices either way: compare sets
+	// (NewFatFile refuses a CPU listed twice).
+	slices.Sort(cpus)
+	slices.Sort(want)
+	if !slices.Equal(cpus, want) {
 		return nil, fmt.Errorf("binary holds %v, package arch %q needs %v", cpus, arch, want)
 	}
 	return got, nil

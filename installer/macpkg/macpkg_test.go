@@ -440,6 +440,62 @@ func TestBuildThin(t *testing.T) {
 	}
 }
 
+// TestBuildArm64First builds from a universal binary whose fat header
+// lists arm64 before x86_64, as a binary lipo made and an admin signed
+// may: the order of the slices must not matter, and the Bom keeps it.
+func TestBuildArm64First(t *testing.T) {
+	needTools(t, "bsdtar")
+	fat, _, _ := universal(t)
+	content, err := os.ReadFile(fat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The two 20-byte fat_arch records follow the 8-byte fat header;
+	// swapping them keeps each pointing at its slice.
+	const rec = 20
+	first := bytes.Clone(content[8 : 8+rec])
+	copy(content[8:], content[8+rec:8+2*rec])
+	copy(content[8+rec:], first)
+	swapped := filepath.Join(t.TempDir(), "hello-arm64-first")
+	if err := os.WriteFile(swapped, content, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f, err := macho.OpenFat(swapped)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if len(f.Arches) != 2 || f.Arches[0].Cpu != macho.CpuArm64 || f.Arches[1].Cpu != macho.CpuAmd64 {
+		t.Fatalf("test binary's slices: %+v", f.Arches)
+	}
+
+	pkg, err := BuildWith(context.Background(), installer.Input{Version: installer.Version{Major: 2}, Arch: ArchUniversal, Binary: swapped, OutDir: t.TempDir()}, Options{ModTime: testTime})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := bom.Read([]byte(run(t, "bsdtar", "-xOf", pkg, componentName+"/Bom")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cpus []uint32
+	for _, e := range b.Entries {
+		if e.Path == "."+installer.DarwinExecutable {
+			for _, a := range e.Arches {
+				cpus = append(cpus, a.CPUType)
+			}
+		}
+	}
+	if want := []uint32{uint32(macho.CpuArm64), uint32(macho.CpuAmd64)}; !reflect.DeepEqual(cpus, want) {
+		t.Errorf("Bom lists the agent's slices as %v, want %v", cpus, want)
+	}
+
+	// A thin package still refuses a universal binary.
+	_, err = Build(context.Background(), installer.Input{Version: installer.Version{Major: 2}, Arch: "arm64", Binary: swapped, OutDir: t.TempDir()})
+	if err == nil || !strings.Contains(err.Error(), "needs") {
+		t.Errorf("universal binary for an arm64 package: err = %v, want it to mention \"needs\"", err)
+	}
+}
+
 func TestBuildRejects(t *testing.T) {
 	amd64 := buildHello(t, "amd64")
 	junk := filepath.Join(t.TempDir(), "junk")

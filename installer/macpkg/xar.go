@@ -18,6 +18,10 @@ import (
 const (
 	xarHeaderSize = 28
 	xarSHA1       = 1
+	// xarMaxTOC caps the inflated TOC. A package's TOC lists a handful
+	// of members in a few KB; the cap stops a small zlib stream from
+	// inflating into gigabytes.
+	xarMaxTOC = 1 << 22
 )
 
 // xarTOC is the part of a xar table of contents the package checks.
@@ -79,6 +83,9 @@ func parseXar(data []byte) (*xarArchive, error) {
 	if hsize < xarHeaderSize || uint64(hsize)+clen > uint64(len(data)) {
 		return nil, errors.New("xar header: TOC runs past the end")
 	}
+	if ulen > xarMaxTOC {
+		return nil, fmt.Errorf("xar header: TOC of %d bytes, more than the %d this reader accepts", ulen, xarMaxTOC)
+	}
 	compressed := data[hsize : hsize+int(clen)]
 	zr, err := zlib.NewReader(bytes.NewReader(compressed))
 	if err != nil {
@@ -96,7 +103,7 @@ func parseXar(data []byte) (*xarArchive, error) {
 		return nil, fmt.Errorf("xar TOC: %w", err)
 	}
 	c := a.toc.Checksum
-	if c.Style != "sha1" || c.Size != sha1.Size || c.Offset < 0 || c.Offset+c.Size > int64(len(a.heap)) {
+	if c.Style != "sha1" || c.Size != sha1.Size || c.Offset < 0 || c.Offset > int64(len(a.heap))-c.Size {
 		return nil, fmt.Errorf("xar TOC checksum: style %q, %d bytes at %d; want sha1", c.Style, c.Size, c.Offset)
 	}
 	sum := sha1.Sum(compressed)

@@ -48,6 +48,14 @@ func Read(data []byte) (*Bom, error) {
 	return b, nil
 }
 
+// Caps on what a Bom may ask the reader to build, so a small malformed
+// file cannot make it allocate or walk without bound. B-trees of real
+// Boms are two levels deep; macOS paths are at most 1024 bytes (MAXPATHLEN).
+const (
+	maxTreeDepth = 16
+	maxPathLen   = 1024
+)
+
 type reader struct {
 	data   []byte
 	table  [][2]uint32 // offset, length
@@ -146,8 +154,14 @@ func (r *reader) treeEntries(i uint32) ([][2]uint32, error) {
 		return nil, errors.New("not a tree")
 	}
 	count := binary.BigEndian.Uint32(blk[16:])
+	// Every entry names a block of its own, so a tree cannot hold more
+	// entries than the file has blocks; leaves sharing their bytes could
+	// otherwise list far more.
+	if uint64(count) > uint64(len(r.table)) {
+		return nil, fmt.Errorf("tree says %d entries, the file has %d blocks", count, len(r.table))
+	}
 	var out [][2]uint32
-	if err := r.node(binary.BigEndian.Uint32(blk[8:]), &out); err != nil {
+	if err := r.node(binary.BigEndian.Uint32(blk[8:]), int(count), 0, &out); err != nil {
 		return nil, err
 	}
 	if uint32(len(out)) != count {
@@ -156,10 +170,15 @@ func (r *reader) treeEntries(i uint32) ([][2]uint32, error) {
 	return out, nil
 }
 
-func (r *reader) node(i uint32, out *[][2]uint32) error {
+// node appends the entries of the subtree at block i to out, failing once
+// there are more than limit.
+func (r *reader) node(i uint32, limit, depth int, out *[][2]uint32) error {
 	// A malformed file could link nodes in a cycle.
 	if r.visits++; r.visits > len(r.table) {
 		return errors.New("tree nodes form a cycle")
+	}
+	if depth > maxTreeDepth {
+		return fmt.Errorf("tree is more than %d levels deep", maxTreeDepth)
 	}
 	blk, err := r.block(i)
 	if err != nil {
@@ -177,8 +196,11 @@ func (r *reader) node(i uint32, out *[][2]uint32) error {
 		p := blk[nodeHeaderSize+8*k:]
 		key, value := binary.BigEndian.Uint32(p), binary.BigEndian.Uint32(p[4:])
 		if leaf {
+			if len(*out) >= limit {
+				return fmt.Errorf("leaves hold more than the %d entries the tree says", limit)
+			}
 			*out = append(*out, [2]uint32{key, value})
-		} else if err := r.node(key, out); err != nil {
+		} else if err := r.node(key, limit, depth+1, out); err != nil {
 			return err
 		}
 	}
@@ -228,13 +250,14 @@ func (r *reader) paths(i uint32) ([]Entry, error) {
 	}
 	for k, id := range ids {
 		var parts []string
-		for cur, depth := id, 0; cur != 0; depth++ {
+		// The length cap also ends a walk round a cycle of parents.
+		for cur, length := id, 0; cur != 0; {
 			n, ok := byID[cur]
 			if !ok {
 				return nil, fmt.Errorf("path %d: parent %d is not in the Bom", id, cur)
 			}
-			if depth > len(ids) {
-				return nil, fmt.Errorf("path %d: parents form a cycle", id)
+			if length += len(n.name) + 1; length > maxPathLen+1 {
+				return nil, fmt.Errorf("path %d: longer than %d bytes, or its parents form a cycle", id, maxPathLen)
 			}
 			parts = append(parts, n.name)
 			cur = n.parent

@@ -22,8 +22,11 @@ func ReadAll(r io.Reader) ([]Entry, error) {
 		if string(hdr[:6]) != "070707" {
 			return nil, errors.New("cpio: not an odc header (magic 070707)")
 		}
+		// ParseUint, unlike ParseInt, refuses a sign: the fields are
+		// octal digits only.
 		field := func(off, n int) (int64, error) {
-			return strconv.ParseInt(string(hdr[off:off+n]), 8, 64)
+			v, err := strconv.ParseUint(string(hdr[off:off+n]), 8, 64)
+			return int64(v), err
 		}
 		var vals [6]int64
 		for i, f := range [][2]int{{18, 6}, {24, 6}, {30, 6}, {48, 11}, {59, 6}, {65, 11}} {
@@ -44,9 +47,15 @@ func ReadAll(r io.Reader) ([]Entry, error) {
 		if name[namesize-1] != 0 {
 			return nil, errors.New("cpio: name is not NUL-terminated")
 		}
-		data := make([]byte, filesize)
-		if _, err := io.ReadFull(br, data); err != nil {
+		// The data grows as it arrives rather than being allocated at
+		// the size the header claims, which a damaged archive can make
+		// gigabytes.
+		data, err := io.ReadAll(io.LimitReader(br, filesize))
+		if err != nil {
 			return nil, fmt.Errorf("cpio: %s: data: %w", name[:namesize-1], err)
+		}
+		if int64(len(data)) != filesize {
+			return nil, fmt.Errorf("cpio: %s: data: %w", name[:namesize-1], io.ErrUnexpectedEOF)
 		}
 		n := string(name[:namesize-1])
 		if n == "TRAILER!!!" {
