@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/shadowmap/shadowmap/agent/privdir"
 )
 
 // Options says where Load looks.
@@ -61,7 +63,7 @@ func Load(opts Options) (*Settings, error) {
 
 	path, explicit := configPath(opts, getenv)
 	s.ConfigFile = path
-	data, err := readLimited(path, maxFileSize)
+	data, err := readTrusted(path, maxFileSize)
 	switch {
 	case errors.Is(err, os.ErrNotExist) && !explicit:
 	case err != nil:
@@ -180,7 +182,7 @@ func resolveSecret(s *Settings, layers []layer, configFile string) Problems {
 		if file.text == "" {
 			return Problems{{Setting: keys[keyEnrollSecretFile].label, Where: where.Where(), Message: "is empty"}}
 		}
-		data, err := readLimited(file.text, maxSecretSize)
+		data, err := readTrusted(file.text, maxSecretSize)
 		if err != nil {
 			return Problems{{Setting: keys[keyEnrollSecretFile].label, Where: where.Where(), Message: err.Error()}}
 		}
@@ -207,19 +209,46 @@ func permWarning(path string) []string {
 	return nil
 }
 
-// readLimited reads a whole file that must not exceed limit bytes.
+// readLimited reads a whole file that must not exceed limit bytes. It is
+// for files only root can have put there: the macOS managed preferences
+// plist lives in /Library/Managed Preferences, which macOS keeps root's and
+// only MDM profiles write, so it needs no check of its own.
 func readLimited(path string, limit int64) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
+	return readAll(f, limit)
+}
+
+// readTrusted is readLimited for a file the agent takes orders from that
+// anyone may name: the config file and the enroll secret file. When the
+// agent runs privileged (root, SYSTEM, an elevated administrator) such a
+// file must be one only those accounts can change (privdir.CheckFile):
+// they say where the agent reports everyone's app usage, so a file another
+// local user planted or can edit would send it to them. The check is made
+// on the opened file, so the file judged is the file read.
+func readTrusted(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if err := privdir.CheckFile(f); err != nil {
+		return nil, err
+	}
+	return readAll(f, limit)
+}
+
+// readAll reads the rest of f, which must not exceed limit bytes.
+func readAll(f *os.File, limit int64) ([]byte, error) {
 	var buf bytes.Buffer
 	if _, err := buf.ReadFrom(io.LimitReader(f, limit+1)); err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
+		return nil, fmt.Errorf("read %s: %w", f.Name(), err)
 	}
 	if int64(buf.Len()) > limit {
-		return nil, fmt.Errorf("%s is larger than %d bytes", path, limit)
+		return nil, fmt.Errorf("%s is larger than %d bytes", f.Name(), limit)
 	}
 	return buf.Bytes(), nil
 }

@@ -10,6 +10,11 @@
 // on Windows, SYSTEM or Administrators) owns it: one planted by another user
 // may hold files or links they still control, so MkdirAll refuses it with
 // ErrForeignOwner rather than trusting it.
+//
+// CheckFile applies the same owner rules to a file a privileged agent
+// takes orders from (its configuration, its enroll secret file): one that
+// another local user could have planted or can still change is refused
+// with ErrUntrusted.
 package privdir
 
 import (
