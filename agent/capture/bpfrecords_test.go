@@ -5,15 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"slices"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/gopacket/gopacket/layers"
+
+	"github.com/shadowmap/shadowmap/internal/golden"
 )
 
 // bpfRecord is one record to put in a constructed BPF read buffer.
@@ -271,7 +270,7 @@ func bpfRecordSeeds(tb testing.TB) [][]byte {
 // TestWriteBPFRecordSeeds rewrites testdata/fuzz/FuzzBPFRecords with
 // -update.
 func TestWriteBPFRecordSeeds(t *testing.T) {
-	if !*update {
+	if !golden.Updating() {
 		t.Skip("run with -update to rewrite the seed corpora")
 	}
 	writeSeeds(t, "FuzzBPFRecords", bpfRecordSeeds(t))
@@ -280,15 +279,8 @@ func TestWriteBPFRecordSeeds(t *testing.T) {
 // writeSeeds writes one []byte seed per file under testdata/fuzz/target.
 func writeSeeds(t *testing.T, target string, seeds [][]byte) {
 	t.Helper()
-	dir := filepath.Join("testdata", "fuzz", target)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
 	for i, s := range seeds {
-		body := "go test fuzz v1\n[]byte(" + strconv.Quote(string(s)) + ")\n"
-		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("seed-%02d", i)), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		golden.WriteFuzzSeed(t, target, fmt.Sprintf("seed-%02d", i), s)
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/shadowmap/shadowmap/internal/golden"
 )
 
 func TestDNSClientEvents(t *testing.T) {
@@ -185,7 +187,7 @@ func dnsClientSeeds(tb testing.TB) [][]byte {
 // TestWriteDNSClientSeeds rewrites testdata/fuzz/FuzzDNSClientEvent with
 // -update.
 func TestWriteDNSClientSeeds(t *testing.T) {
-	if !*update {
+	if !golden.Updating() {
 		t.Skip("run with -update to rewrite the seed corpora")
 	}
 	writeSeeds(t, "FuzzDNSClientEvent", dnsClientSeeds(t))

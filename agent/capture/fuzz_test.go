@@ -2,18 +2,14 @@ package capture
 
 import (
 	"encoding/binary"
-	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/gopacket/gopacket/layers"
-)
 
-var update = flag.Bool("update", false, "rewrite the seed corpora under testdata/fuzz")
+	"github.com/shadowmap/shadowmap/internal/golden"
+)
 
 // checkObservation fails on a name that breaks the Observation contract.
 func checkObservation(t *testing.T, o Observation) {
@@ -182,24 +178,13 @@ func decodePacketSeeds(tb testing.TB) [][]byte {
 // TestWriteFuzzSeeds rewrites testdata/fuzz/<Target>/ with -update, so the
 // committed seed corpora follow the packet builders.
 func TestWriteFuzzSeeds(t *testing.T) {
-	if !*update {
+	if !golden.Updating() {
 		t.Skip("run with -update to rewrite the seed corpora")
 	}
-	write := func(target string, i int, values ...string) {
-		dir := filepath.Join("testdata", "fuzz", target)
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		body := "go test fuzz v1\n" + strings.Join(values, "\n") + "\n"
-		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("seed-%02d", i)), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	bytesLit := func(b []byte) string { return "[]byte(" + strconv.Quote(string(b)) + ")" }
 	for i, p := range decodePacketSeeds(t) {
-		write("FuzzDecodePacket", i, bytesLit(p))
+		golden.WriteFuzzSeed(t, "FuzzDecodePacket", fmt.Sprintf("seed-%02d", i), p)
 	}
 	for i, s := range dnsOverTCPSeeds(t) {
-		write("FuzzDNSOverTCP", i, bytesLit(s.stream), fmt.Sprintf("uint16(%d)", s.cut1), fmt.Sprintf("uint16(%d)", s.cut2))
+		golden.WriteFuzzSeed(t, "FuzzDNSOverTCP", fmt.Sprintf("seed-%02d", i), s.stream, s.cut1, s.cut2)
 	}
 }

@@ -9,8 +9,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"github.com/shadowmap/shadowmap/internal/testtls"
-	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -20,6 +18,8 @@ import (
 	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/shadowmap/shadowmap/agent/capture/sni"
+
+	"github.com/shadowmap/shadowmap/internal/golden"
 )
 
 // realSNI is the hook the agent installs: package sni's parsers.
@@ -522,18 +522,11 @@ func rawUDP4(srcPort, dstPort uint16, payload []byte) []byte {
 // TestWriteTLSReassemblySeeds rewrites testdata/fuzz/FuzzTLSReassembly/
 // with -update.
 func TestWriteTLSReassemblySeeds(t *testing.T) {
-	if !*update {
+	if !golden.Updating() {
 		t.Skip("run with -update to rewrite the seed corpora")
 	}
 	for i, s := range tlsReassemblySeeds(t) {
-		body := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\nuint16(%d)\nuint16(%d)\n", s.stream, s.cut1, s.cut2)
-		dir := filepath.Join("testdata", "fuzz", "FuzzTLSReassembly")
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("seed-%02d", i)), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		golden.WriteFuzzSeed(t, "FuzzTLSReassembly", fmt.Sprintf("seed-%02d", i), s.stream, s.cut1, s.cut2)
 	}
 }
 

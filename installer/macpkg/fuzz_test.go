@@ -3,12 +3,12 @@ package macpkg
 import (
 	"bytes"
 	"context"
-	"flag"
 	"os"
 	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
+
+	"github.com/shadowmap/shadowmap/internal/golden"
 )
 
 // FuzzParseXar checks that parseXar never panics on outside bytes nor
@@ -48,7 +48,7 @@ func FuzzParseXar(f *testing.F) {
 // run with -update (the flag internal/golden defines). The seeds hold
 // only a few small members, so each stays a few KB.
 func TestWriteFuzzSeeds(t *testing.T) {
-	if u := flag.Lookup("update"); u == nil || u.Value.String() != "true" {
+	if !golden.Updating() {
 		t.Skip("run with -update to rewrite the seed corpora")
 	}
 	needTools(t, "bsdtar")
@@ -66,10 +66,6 @@ func TestWriteFuzzSeeds(t *testing.T) {
 			{name: "d/e/f", data: []byte("<xar & \"toc\">")},
 		},
 	}
-	d := filepath.Join("testdata", "fuzz", "FuzzParseXar")
-	if err := os.MkdirAll(d, 0o755); err != nil {
-		t.Fatal(err)
-	}
 	for name, members := range seeds {
 		out := filepath.Join(t.TempDir(), name+".xar")
 		if err := writeXar(context.Background(), out, members, testTime); err != nil {
@@ -79,9 +75,6 @@ func TestWriteFuzzSeeds(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		body := "go test fuzz v1\n[]byte(" + strconv.Quote(string(data)) + ")\n"
-		if err := os.WriteFile(filepath.Join(d, name), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		golden.WriteFuzzSeed(t, "FuzzParseXar", name, data)
 	}
 }

@@ -2,14 +2,11 @@ package sni
 
 import (
 	"bytes"
-	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite the generated seed corpora under testdata/fuzz")
+	"github.com/shadowmap/shadowmap/internal/golden"
+)
 
 // Seed corpora live in testdata/fuzz/<Target>/: crypto/tls ClientHellos,
 // truncations of them, the RFC 9001 packet and sealed v1/v2 Initials.
@@ -80,18 +77,11 @@ func quicReassemblerSeeds(tb testing.TB) [][3][]byte {
 // TestWriteQUICReassemblerSeeds rewrites testdata/fuzz/FuzzQUICReassembler/
 // with -update.
 func TestWriteQUICReassemblerSeeds(t *testing.T) {
-	if !*update {
+	if !golden.Updating() {
 		t.Skip("run with -update to rewrite the seed corpus")
 	}
-	dir := filepath.Join("testdata", "fuzz", "FuzzQUICReassembler")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
 	for i, seed := range quicReassemblerSeeds(t) {
-		body := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n[]byte(%q)\n[]byte(%q)\n", seed[0], seed[1], seed[2])
-		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("seed-%02d", i)), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		golden.WriteFuzzSeed(t, "FuzzQUICReassembler", fmt.Sprintf("seed-%02d", i), seed[0], seed[1], seed[2])
 	}
 }
 

@@ -3,15 +3,11 @@ package bom
 import (
 	"bytes"
 	"encoding/binary"
-	"flag"
-	"os"
-	"path/filepath"
 	"reflect"
-	"strconv"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite the seed corpora under testdata/fuzz")
+	"github.com/shadowmap/shadowmap/internal/golden"
+)
 
 // FuzzRead checks that Read never panics on outside bytes, and that what
 // it accepts survives a round trip: Write of the entries it read, read
@@ -55,7 +51,7 @@ func FuzzRead(f *testing.F) {
 // 512; the seeds drop the padding (Read does not need it) so each stays a
 // few KB.
 func TestWriteFuzzSeeds(t *testing.T) {
-	if !*update {
+	if !golden.Updating() {
 		t.Skip("run with -update to rewrite the seed corpora")
 	}
 	exe := file("./usr/local/bin/agent", "\xcf\xfa\xed\xfe not really", 0o755)
@@ -71,10 +67,6 @@ func TestWriteFuzzSeeds(t *testing.T) {
 			dir("./Library"), dir("./Library/LaunchDaemons"), file("./Library/LaunchDaemons/agent.plist", "<plist/>", 0o644),
 		},
 	}
-	d := filepath.Join("testdata", "fuzz", "FuzzRead")
-	if err := os.MkdirAll(d, 0o755); err != nil {
-		t.Fatal(err)
-	}
 	for name, entries := range seeds {
 		var b bytes.Buffer
 		if err := Write(&b, entries); err != nil {
@@ -84,10 +76,7 @@ func TestWriteFuzzSeeds(t *testing.T) {
 		if _, err := Read(seed); err != nil {
 			t.Fatalf("%s: compacted Bom does not read: %v", name, err)
 		}
-		body := "go test fuzz v1\n[]byte(" + strconv.Quote(string(seed)) + ")\n"
-		if err := os.WriteFile(filepath.Join(d, name), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		golden.WriteFuzzSeed(t, "FuzzRead", name, seed)
 	}
 }
 

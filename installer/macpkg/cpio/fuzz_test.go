@@ -2,15 +2,11 @@ package cpio
 
 import (
 	"bytes"
-	"flag"
-	"os"
-	"path/filepath"
 	"reflect"
-	"strconv"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite the seed corpora under testdata/fuzz")
+	"github.com/shadowmap/shadowmap/internal/golden"
+)
 
 // FuzzReadAll checks that ReadAll never panics and only allocates what
 // the input holds, and that what it accepts survives a round trip: the
@@ -52,7 +48,7 @@ func FuzzReadAll(f *testing.F) {
 // TestWriteFuzzSeeds rewrites testdata/fuzz/FuzzReadAll with -update,
 // from the Writer's output.
 func TestWriteFuzzSeeds(t *testing.T) {
-	if !*update {
+	if !golden.Updating() {
 		t.Skip("run with -update to rewrite the seed corpora")
 	}
 	seeds := map[string][]Entry{
@@ -61,14 +57,7 @@ func TestWriteFuzzSeeds(t *testing.T) {
 		"scripts": {{Name: ".", Mode: TypeDirectory | 0o755}, {Name: "./postinstall", Mode: TypeRegular | 0o755, ModTime: 1767323045, Data: []byte("#!/bin/sh\nexit 0\n")}},
 		"binary":  {{Name: "./x", Mode: TypeRegular | 0o644, UID: 0o777777, GID: 0o777777, ModTime: 0o77777777777, Data: []byte("\x00\xff\r\n070707")}},
 	}
-	d := filepath.Join("testdata", "fuzz", "FuzzReadAll")
-	if err := os.MkdirAll(d, 0o755); err != nil {
-		t.Fatal(err)
-	}
 	for name, entries := range seeds {
-		body := "go test fuzz v1\n[]byte(" + strconv.Quote(string(write(t, entries))) + ")\n"
-		if err := os.WriteFile(filepath.Join(d, name), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		golden.WriteFuzzSeed(t, "FuzzReadAll", name, write(t, entries))
 	}
 }
