@@ -41,6 +41,9 @@ type Config struct {
 	// UnknownDomains turns on the opt-in unknown-domain telemetry:
 	// registrable domains that matched no app, with daily counts only.
 	UnknownDomains bool
+	// OwnDomains are the company's domains (lower-case punycode): the
+	// telemetry never reports them or names under them.
+	OwnDomains []string
 	// Settings is the redacted view of the settings in use, for `status`.
 	Settings []config.Entry
 }
@@ -185,7 +188,7 @@ func (a *Agent) Run(ctx context.Context, src Source) error {
 
 	var aggOpts []aggregate.Option
 	if a.cfg.UnknownDomains {
-		aggOpts = append(aggOpts, aggregate.WithUnknownDomains(aggregate.UnknownDomainOptions{}))
+		aggOpts = append(aggOpts, aggregate.WithUnknownDomains(aggregate.UnknownDomainOptions{OwnDomains: a.cfg.OwnDomains}))
 	}
 	agg := aggregate.New(a.catalog, aggOpts...)
 	a.today = map[string]bool{}

@@ -79,7 +79,7 @@ func runOnce(ctx context.Context, flags *config.Flags, env func(string) string, 
 		CollectorURL: s.CollectorURL.Value, EnrollSecret: s.EnrollSecret.Value.Reveal(), StateDir: s.StateDir.Value,
 		FlushInterval: s.FlushInterval.Value, User: s.User.Value, Hostname: host, OS: runtime.GOOS,
 		OwnerEmail: s.OwnerEmail.Value, Version: version, Logger: log, UnknownDomains: s.UnknownDomains.Value,
-		Settings: s.Redacted(),
+		OwnDomains: s.OwnDomains.Value, Settings: s.Redacted(),
 	})
 	if err != nil {
 		return err

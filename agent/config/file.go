@@ -75,6 +75,7 @@ type fileSettings struct {
 	CPUPercent       yaml.Node `yaml:"cpu_percent"`
 	ResolverMode     yaml.Node `yaml:"resolver_mode"`
 	UnknownDomains   yaml.Node `yaml:"unknown_domains"`
+	OwnDomains       yaml.Node `yaml:"own_domains"`
 	LogLevel         yaml.Node `yaml:"log_level"`
 }
 
@@ -83,7 +84,7 @@ func (f *fileSettings) nodes() [numKeys]*yaml.Node {
 		keyCollectorURL: &f.CollectorURL, keyEnrollSecret: &f.EnrollSecret, keyEnrollSecretFile: &f.EnrollSecretFile,
 		keyOwnerEmail: &f.OwnerEmail, keyUser: &f.User, keyInterfaces: &f.Interfaces, keyFlushInterval: &f.FlushInterval,
 		keyStateDir: &f.StateDir, keyMemoryLimit: &f.MemoryLimit, keyCPUPercent: &f.CPUPercent,
-		keyResolverMode: &f.ResolverMode, keyUnknownDomains: &f.UnknownDomains, keyLogLevel: &f.LogLevel,
+		keyResolverMode: &f.ResolverMode, keyUnknownDomains: &f.UnknownDomains, keyOwnDomains: &f.OwnDomains, keyLogLevel: &f.LogLevel,
 	}
 }
 
@@ -109,7 +110,7 @@ func parseFile(name string, data []byte) (layer, error) {
 	}
 	var problems []string
 	for k, n := range fs.nodes() {
-		text, ok, err := nodeText(n, key(k) == keyInterfaces)
+		text, ok, err := nodeText(n, keys[k].list)
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("line %d: %s: %v", n.Line, keys[k].yaml, err))
 			continue

@@ -16,6 +16,7 @@ const (
 	keyCPUPercent
 	keyResolverMode
 	keyUnknownDomains
+	keyOwnDomains
 	keyLogLevel
 	numKeys
 )
@@ -32,7 +33,10 @@ type keyInfo struct {
 	// HKLM\SOFTWARE\Policies\Shadowmap\Agent on Windows.
 	managed  string
 	boolFlag bool
-	usage    string
+	// list marks a setting that is a list: a YAML sequence, a plist
+	// array or a REG_MULTI_SZ, and comma-separated text everywhere.
+	list  bool
+	usage string
 }
 
 // keys is the one table of setting names; it is never modified.
@@ -57,7 +61,7 @@ var keys = [numKeys]keyInfo{
 		usage:   "the device owner's email, when MDM knows it"},
 	keyUser: {label: "OS user", yaml: "user", env: "SHADOWMAP_AGENT_USER", flag: "user",
 		usage: "OS account sightings are attributed to (default: the logged-in user)"},
-	keyInterfaces: {label: "interfaces", yaml: "interfaces", env: "SHADOWMAP_AGENT_INTERFACES", flag: "interfaces",
+	keyInterfaces: {label: "interfaces", yaml: "interfaces", env: "SHADOWMAP_AGENT_INTERFACES", flag: "interfaces", list: true,
 		usage: "comma-separated interfaces to capture on (default: all)"},
 	keyFlushInterval: {label: "flush interval", yaml: "flush_interval", env: "SHADOWMAP_AGENT_FLUSH_INTERVAL", flag: "interval",
 		// FlushInterval (integer seconds, or a string such as "5m"): how
@@ -82,6 +86,14 @@ var keys = [numKeys]keyInfo{
 		managed:  "UnknownDomains",
 		boolFlag: true,
 		usage:    "send unmatched registrable domains with counts (default off)"},
+	keyOwnDomains: {label: "own domains", yaml: "own_domains", env: "SHADOWMAP_AGENT_OWN_DOMAINS", flag: "own-domains",
+		// OwnDomains (array of strings, a REG_MULTI_SZ, or one
+		// comma-separated string): the company's own domains, such as
+		// acme.com; unknown-domain telemetry never reports them or any
+		// name under them.
+		managed: "OwnDomains",
+		list:    true,
+		usage:   "comma-separated company domains unknown-domain telemetry never reports, with their subdomains"},
 	keyLogLevel: {label: "log level", yaml: "log_level", env: "SHADOWMAP_AGENT_LOG_LEVEL", flag: "log-level",
 		usage: "debug, info, warn or error (default info)"},
 }

@@ -87,6 +87,7 @@ func Load(opts Options) (*Settings, error) {
 	pick(&s.CPUPercent, keyCPUPercent, layers, parsePercent, &problems)
 	pick(&s.ResolverMode, keyResolverMode, layers, parseResolverMode, &problems)
 	pick(&s.UnknownDomains, keyUnknownDomains, layers, parseBool, &problems)
+	pick(&s.OwnDomains, keyOwnDomains, layers, parseDomains, &problems)
 	pick(&s.LogLevel, keyLogLevel, layers, parseLogLevel, &problems)
 	problems = append(problems, resolveSecret(s, layers, path)...)
 
@@ -114,6 +115,7 @@ func defaults(getenv func(string) string) *Settings {
 		OwnerEmail:     Setting[string]{Source: SourceDefault},
 		User:           Setting[string]{Source: SourceDefault},
 		Interfaces:     Setting[[]string]{Source: SourceDefault},
+		OwnDomains:     Setting[[]string]{Source: SourceDefault},
 	}
 	for _, name := range []string{"SUDO_USER", "USER", "USERNAME"} {
 		if v := getenv(name); v != "" {

@@ -106,7 +106,7 @@ func TestEachSettingFromEachSource(t *testing.T) {
 		keyCollectorURL: "https://c.example.com", keyOwnerEmail: "a@example.com", keyUser: "alice",
 		keyInterfaces: "en0", keyFlushInterval: "60", keyStateDir: t.TempDir(), keyMemoryLimit: "32MiB",
 		keyCPUPercent: "7", keyResolverMode: "forward", keyUnknownDomains: "true", keyLogLevel: "warn",
-		keyEnrollSecret: "s3cret",
+		keyEnrollSecret: "s3cret", keyOwnDomains: "acme.com",
 	}
 	settingSource := func(s *Settings, k key) Source {
 		return map[key]Source{
@@ -114,6 +114,7 @@ func TestEachSettingFromEachSource(t *testing.T) {
 			keyInterfaces: s.Interfaces.Source, keyFlushInterval: s.FlushInterval.Source, keyStateDir: s.StateDir.Source,
 			keyMemoryLimit: s.MemoryLimit.Source, keyCPUPercent: s.CPUPercent.Source, keyResolverMode: s.ResolverMode.Source,
 			keyUnknownDomains: s.UnknownDomains.Source, keyLogLevel: s.LogLevel.Source, keyEnrollSecret: s.EnrollSecret.Source,
+			keyOwnDomains: s.OwnDomains.Source,
 		}[k]
 	}
 	for k, text := range values {

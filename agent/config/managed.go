@@ -87,7 +87,7 @@ func managedLayer(location string, values map[string]any) (layer, []string, erro
 			}
 			continue
 		}
-		text, err := managedText(values[name])
+		text, err := managedText(values[name], keys[k].list)
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("%s: %v", name, err))
 			continue
@@ -111,9 +111,27 @@ func managedKey(name string) (key, bool) {
 
 // managedText turns a plist or registry value into the text the parsers
 // take: strings as they are, integers in decimal (REG_DWORD, plist
-// <integer>), booleans as true/false.
-func managedText(v any) (string, error) {
+// <integer>), booleans as true/false. Where list says so, a plist array
+// or a REG_MULTI_SZ of strings is joined with commas, as the config
+// file's YAML lists are.
+func managedText(v any, list bool) (string, error) {
 	switch v := v.(type) {
+	case []string:
+		if list {
+			return joinList(v)
+		}
+	case []any:
+		if list {
+			items := make([]string, len(v))
+			for i, item := range v {
+				s, ok := item.(string)
+				if !ok {
+					return "", fmt.Errorf("item %d has type %T: give an array of strings", i+1, item)
+				}
+				items[i] = s
+			}
+			return joinList(items)
+		}
 	case string:
 		return v, nil
 	case bool:
@@ -132,5 +150,21 @@ func managedText(v any) (string, error) {
 		}
 		return "", fmt.Errorf("%v is not a whole number", v)
 	}
+	if list {
+		return "", fmt.Errorf("has type %T: give an array of strings or one comma-separated string", v)
+	}
 	return "", fmt.Errorf("has type %T: give a string, an integer or a boolean", v)
+}
+
+// joinList joins list items with commas; an item holding a comma would
+// split in two, so it is refused.
+func joinList(items []string) (string, error) {
+	trimmed := make([]string, len(items))
+	for i, s := range items {
+		if strings.Contains(s, ",") {
+			return "", fmt.Errorf("item %d %q holds a comma: give one name an item", i+1, s)
+		}
+		trimmed[i] = strings.TrimSpace(s)
+	}
+	return strings.Join(trimmed, ","), nil
 }

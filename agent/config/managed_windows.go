@@ -13,45 +13,61 @@ const policyKey = `SOFTWARE\Policies\Shadowmap\Agent`
 
 // DefaultManagedStore is the policy registry key
 // HKLM\SOFTWARE\Policies\Shadowmap\Agent, with the same value names as the
-// macOS keys, as REG_SZ or REG_DWORD.
-func DefaultManagedStore() ManagedStore { return policyRegistry{} }
+// macOS keys, as REG_SZ, REG_DWORD or (for lists) REG_MULTI_SZ.
+func DefaultManagedStore() ManagedStore {
+	return policyRegistry{root: registry.LOCAL_MACHINE, rootName: "HKLM", path: policyKey}
+}
 
-type policyRegistry struct{}
+// policyRegistry is a registry key holding managed values. The root is a
+// field so tests can use a key under HKEY_CURRENT_USER, which needs no
+// administrator.
+type policyRegistry struct {
+	root     registry.Key
+	rootName string
+	path     string
+}
 
-func (policyRegistry) Location() string { return `HKLM\` + policyKey }
+func (p policyRegistry) Location() string { return p.rootName + `\` + p.path }
 
 // Values reads every value under the key; managedLayer maps the names and
 // reports the ones it does not know.
-func (policyRegistry) Values() (map[string]any, error) {
-	k, err := registry.OpenKey(registry.LOCAL_MACHINE, policyKey, registry.QUERY_VALUE)
+func (p policyRegistry) Values() (map[string]any, error) {
+	k, err := registry.OpenKey(p.root, p.path, registry.QUERY_VALUE)
 	if errors.Is(err, registry.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("managed settings HKLM\\%s: %w", policyKey, err)
+		return nil, fmt.Errorf("managed settings %s: %w", p.Location(), err)
 	}
 	defer k.Close()
 	names, err := k.ReadValueNames(0)
 	if err != nil {
-		return nil, fmt.Errorf("managed settings HKLM\\%s: %w", policyKey, err)
+		return nil, fmt.Errorf("managed settings %s: %w", p.Location(), err)
 	}
 	values := make(map[string]any, len(names))
 	for _, name := range names {
 		_, typ, err := k.GetValue(name, nil)
 		if err != nil {
-			return nil, fmt.Errorf("managed settings HKLM\\%s\\%s: %w", policyKey, name, err)
+			return nil, fmt.Errorf("managed settings %s\\%s: %w", p.Location(), name, err)
 		}
 		switch typ {
 		case registry.SZ, registry.EXPAND_SZ:
 			s, _, err := k.GetStringValue(name)
 			if err != nil {
-				return nil, fmt.Errorf("managed settings HKLM\\%s\\%s: %w", policyKey, name, err)
+				return nil, fmt.Errorf("managed settings %s\\%s: %w", p.Location(), name, err)
 			}
 			values[name] = s
+		case registry.MULTI_SZ:
+			// managedText takes it only for list settings.
+			list, _, err := k.GetStringsValue(name)
+			if err != nil {
+				return nil, fmt.Errorf("managed settings %s\\%s: %w", p.Location(), name, err)
+			}
+			values[name] = list
 		case registry.DWORD, registry.QWORD:
 			n, _, err := k.GetIntegerValue(name)
 			if err != nil {
-				return nil, fmt.Errorf("managed settings HKLM\\%s\\%s: %w", policyKey, name, err)
+				return nil, fmt.Errorf("managed settings %s\\%s: %w", p.Location(), name, err)
 			}
 			values[name] = n
 		default:

@@ -124,6 +124,9 @@ type Settings struct {
 	// UnknownDomains turns on unknown-domain telemetry (registrable
 	// domains and counts only); off by default.
 	UnknownDomains Setting[bool]
+	// OwnDomains are the company's own domains, lower-case punycode:
+	// unknown-domain telemetry never reports them or names under them.
+	OwnDomains Setting[[]string]
 	// LogLevel is the minimum level logged.
 	LogLevel Setting[slog.Level]
 
@@ -163,6 +166,7 @@ func (s *Settings) Redacted() []Entry {
 		entry(keyCPUPercent, s.CPUPercent, strconv.Itoa(s.CPUPercent.Value)+"% of one core"),
 		entry(keyResolverMode, s.ResolverMode, string(s.ResolverMode.Value)),
 		entry(keyUnknownDomains, s.UnknownDomains, onOff(s.UnknownDomains.Value)),
+		entry(keyOwnDomains, s.OwnDomains, domainsText(s.OwnDomains.Value)),
 		entry(keyLogLevel, s.LogLevel, strings.ToLower(s.LogLevel.Value.String())),
 	}
 }
@@ -187,6 +191,13 @@ func redactURL(raw string) string {
 func interfacesText(list []string) string {
 	if len(list) == 0 {
 		return "all"
+	}
+	return strings.Join(list, ",")
+}
+
+func domainsText(list []string) string {
+	if len(list) == 0 {
+		return "none"
 	}
 	return strings.Join(list, ",")
 }

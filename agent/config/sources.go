@@ -5,10 +5,14 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
 	"unicode"
+
+	"golang.org/x/net/idna"
+	"golang.org/x/net/publicsuffix"
 )
 
 // rawValue is one setting as a source gave it, before parsing.
@@ -78,7 +82,7 @@ func (f *flagValue) IsBoolFlag() bool { return f.isBool }
 // RegisterFlags defines the agent's settings flags on fs: -collector,
 // -enroll-secret-file, -owner-email, -user, -interfaces, -interval,
 // -state-dir, -memory-limit, -cpu-percent, -resolver-mode,
-// -unknown-domains, -log-level and -config. Pass the result to Load in
+// -unknown-domains, -own-domains, -log-level and -config. Pass the result to Load in
 // Options.Flags after fs.Parse. There is no flag for the secret itself:
 // a command line is visible to every user of the machine.
 func RegisterFlags(fs *flag.FlagSet) *Flags {
@@ -204,6 +208,75 @@ func parseInterfaces(s string) ([]string, error) {
 		}
 	}
 	return list, nil
+}
+
+// parseDomains reads a comma-separated list of domains, each normalized
+// by parseDomain. Unlike interfaces, an empty entry is an error: "acme.com,,"
+// more likely lost a domain than gained a comma. Every bad entry is named.
+func parseDomains(s string) ([]string, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	var list []string
+	var bad []string
+	for item := range strings.SplitSeq(s, ",") {
+		d, err := parseDomain(strings.TrimSpace(item))
+		if err != nil {
+			bad = append(bad, err.Error())
+			continue
+		}
+		list = append(list, d)
+	}
+	if len(bad) > 0 {
+		return nil, errors.New(strings.Join(bad, "; "))
+	}
+	return list, nil
+}
+
+// parseDomain turns one domain into the form names are compared in:
+// lower-case punycode without a trailing dot, as names are seen on the
+// wire. Wildcards are refused rather than read as their base, since the
+// domain itself already covers every name under it.
+func parseDomain(s string) (string, error) {
+	d := strings.TrimSuffix(s, ".")
+	switch {
+	case d == "":
+		return "", errors.New("an entry is empty")
+	case strings.Contains(d, "*") || strings.HasPrefix(d, "."):
+		return "", fmt.Errorf("%q is a wildcard: give the domain itself, such as acme.com; names under it are covered", s)
+	case isIPLike(d):
+		return "", fmt.Errorf("%q is an IP address: give a domain name", s)
+	case strings.ContainsFunc(d, func(r rune) bool { return strings.ContainsRune("/:@", r) || unicode.IsSpace(r) || unicode.IsControl(r) }):
+		return "", fmt.Errorf("%q is not a bare domain name: give one such as acme.com, without scheme, port or path", s)
+	}
+	a, err := idna.Lookup.ToASCII(d)
+	if err != nil {
+		return "", fmt.Errorf("%q is not a valid domain name: %v", s, err)
+	}
+	if len(a) > 253 {
+		return "", fmt.Errorf("%q is longer than 253 bytes", s)
+	}
+	for label := range strings.SplitSeq(a, ".") {
+		if label == "" || len(label) > 63 {
+			return "", fmt.Errorf("%q has an empty label or one longer than 63 bytes", s)
+		}
+	}
+	// A public suffix would silence the telemetry for a whole TLD: surely
+	// a mistake for the company's domain under it.
+	if suffix, icann := publicsuffix.PublicSuffix(a); icann && suffix == a {
+		return "", fmt.Errorf("%q is a public suffix: give the company's domain under it, such as acme.%s", s, a)
+	}
+	return a, nil
+}
+
+// isIPLike says whether s is an IP address, or ends in a numeric label
+// as IPv4 addresses do; no top-level domain is all digits.
+func isIPLike(s string) bool {
+	if _, err := netip.ParseAddr(strings.Trim(s, "[]")); err == nil {
+		return true
+	}
+	last := s[strings.LastIndexByte(s, '.')+1:]
+	return last != "" && strings.Trim(last, "0123456789") == ""
 }
 
 func parseText(s string) (string, error) {

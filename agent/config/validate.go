@@ -62,6 +62,9 @@ const (
 	MinFlushInterval = 10 * time.Second
 	MaxFlushInterval = 24 * time.Hour
 	MinMemoryLimit   = 4 << 20
+	// MaxOwnDomains bounds the company's own domains: each is compared
+	// with every new name the telemetry reduces.
+	MaxOwnDomains = 100
 )
 
 // validate checks the resolved settings and returns what is wrong.
@@ -108,6 +111,16 @@ func validate(s *Settings) Problems {
 	}
 	if p := s.CPUPercent.Value; p < 1 || p > 100 {
 		add(keyCPUPercent, s.CPUPercent.Where(), "%d%% is out of range: give 1 to 100 (percent of one core)", p)
+	}
+	if n := len(s.OwnDomains.Value); n > MaxOwnDomains {
+		add(keyOwnDomains, s.OwnDomains.Where(), "lists %d domains: give at most %d (subdomains need no entry of their own)", n, MaxOwnDomains)
+	}
+	seenDomain := map[string]bool{}
+	for _, d := range s.OwnDomains.Value {
+		if seenDomain[d] {
+			add(keyOwnDomains, s.OwnDomains.Where(), "%q is listed twice", d)
+		}
+		seenDomain[d] = true
 	}
 	return ps
 }
