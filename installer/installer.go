@@ -201,4 +201,6 @@ const ConfigTemplate = `# shadowmap agent configuration. Settings from MDM (a co
 
 # Send registrable domains that matched no app, with counts only.
 #unknown_domains: false
+# Your own domains (and every name under them) are never reported.
+#own_domains: [acme.com]
 `

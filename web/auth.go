@@ -746,18 +746,21 @@ func (l *limiterSet) take(key string, now time.Time) time.Duration {
 }
 
 // clientKey is the rate-limit key of the request's client: its address,
-// or its /64 for IPv6, which one host usually holds whole. Behind a
-// reverse proxy every client shares the proxy's address.
+// or its /64 for IPv6, which one host usually holds whole. The address is
+// the one WithTrustedProxies resolved behind a trusted reverse proxy, the
+// TCP peer's otherwise.
 func clientKey(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
+	addr, ok := r.Context().Value(clientAddrKey{}).(netip.Addr)
+	if !ok {
+		if addr, ok = parseHostAddr(r.RemoteAddr); !ok {
+			// Not an IP (a Unix socket, a test's made-up peer): the
+			// host text still tells one peer from another.
+			if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+				return host
+			}
+			return r.RemoteAddr
+		}
 	}
-	addr, err := netip.ParseAddr(host)
-	if err != nil {
-		return host
-	}
-	addr = addr.Unmap()
 	if addr.Is6() {
 		if p, err := addr.Prefix(64); err == nil {
 			return p.String()

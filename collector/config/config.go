@@ -31,6 +31,10 @@ type Config struct {
 	Database string `yaml:"database"`
 	// TLS, when both files are set, makes the server speak HTTPS.
 	TLS TLS `yaml:"tls"`
+	// TrustedProxies are the CIDRs of the reverse proxies in front of the
+	// server (proxies.go). A request from one of them is taken to come
+	// from the address it puts in X-Forwarded-For; empty trusts none.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 	// Log chooses the log format and level.
 	Log Log `yaml:"log"`
 	// EnrollSecrets are the secrets agents enroll with; several may be

@@ -55,6 +55,8 @@ func settings() []setting {
 			setString("tls.cert_file", func(c *Config) *string { return &c.TLS.CertFile })},
 		{"tls.key_file", "SHADOWMAP_TLS_KEY", "tls-key", "FILE", "TLS private key (PEM); with --tls-cert",
 			setString("tls.key_file", func(c *Config) *string { return &c.TLS.KeyFile })},
+		{"trusted_proxies", "SHADOWMAP_TRUSTED_PROXIES", "", "", "CIDRs of the reverse proxies to believe X-Forwarded-For from",
+			setParsed("trusted_proxies", splitProxies, func(c *Config) *[]string { return &c.TrustedProxies })},
 		{"log.format", "SHADOWMAP_LOG_FORMAT", "log-format", "text|json", "log format",
 			setString("log.format", func(c *Config) *string { return &c.Log.Format })},
 		{"log.level", "SHADOWMAP_LOG_LEVEL", "log-level", "LEVEL", "debug, info, warn or error",

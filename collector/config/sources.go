@@ -36,6 +36,11 @@ type Google struct {
 	Backfill time.Duration `yaml:"backfill"`
 	// Endpoint replaces https://admin.googleapis.com/ (tests, proxies).
 	Endpoint string `yaml:"endpoint"`
+	// TokenSweepInterval is how often the importer lists every user's
+	// current tokens through the Directory API: one call per user, so
+	// far less often than the Reports API rounds, whose token events
+	// already catch new grants and revocations in between.
+	TokenSweepInterval time.Duration `yaml:"token_sweep_interval"`
 }
 
 // Enabled reports whether the Google importer is configured.
@@ -131,8 +136,11 @@ type Mailbox struct {
 const (
 	DefaultImportInterval = 15 * time.Minute
 	DefaultGoogleBackfill = 180 * 24 * time.Hour
-	DefaultOktaBackfill   = 90 * 24 * time.Hour
-	DefaultEntraBackfill  = 30 * 24 * time.Hour
+	// DefaultGoogleTokenSweepInterval keeps the per-user Directory token
+	// sweep to four a day: at 5,000 people a sweep is 5,000 calls.
+	DefaultGoogleTokenSweepInterval = 6 * time.Hour
+	DefaultOktaBackfill             = 90 * 24 * time.Hour
+	DefaultEntraBackfill            = 30 * 24 * time.Hour
 	// DefaultMaxMessageBytes is the largest message the mail importer
 	// fetches: invoices are tens of kilobytes; a 25 MB message is an
 	// attachment nobody needs parsed.
@@ -142,7 +150,7 @@ const (
 func defaultSources() Sources {
 	return Sources{
 		Interval: DefaultImportInterval,
-		Google:   Google{Customer: "my_customer", Backfill: DefaultGoogleBackfill},
+		Google:   Google{Customer: "my_customer", Backfill: DefaultGoogleBackfill, TokenSweepInterval: DefaultGoogleTokenSweepInterval},
 		Okta:     Okta{Backfill: DefaultOktaBackfill},
 		Entra:    Entra{Backfill: DefaultEntraBackfill},
 		Mail:     Mail{MaxMessageBytes: DefaultMaxMessageBytes},
@@ -161,6 +169,9 @@ func (c Config) validateSources(bad func(format string, args ...any)) {
 		}
 		if g.Backfill <= 0 || g.Backfill > DefaultGoogleBackfill {
 			bad("sources.google.backfill %s: between 1s and 180 days (4320h), what the Reports API keeps", g.Backfill)
+		}
+		if g.TokenSweepInterval <= 0 {
+			bad("sources.google.token_sweep_interval %s: must be positive (6h by default); the token sweep cannot be turned off, since it is what notices grants the Reports API missed", g.TokenSweepInterval)
 		}
 		if g.Endpoint != "" {
 			checkHTTPURL(bad, "sources.google.endpoint", g.Endpoint)

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestSourcesConfig(t *testing.T) {
@@ -55,6 +56,43 @@ func TestSourcesConfig(t *testing.T) {
 			}
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("error %v, want one with %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestGoogleTokenSweepInterval(t *testing.T) {
+	dir := t.TempDir()
+	const google = "sources:\n  google:\n    credentials_file: /etc/shadowmap/google.json\n    admin_email: it-admin@acme.example\n"
+	tests := []struct {
+		name string
+		yaml string
+		want time.Duration
+		err  string // in the error; "" for none
+	}{
+		{"default", google, 6 * time.Hour, ""},
+		{"set", google + "    token_sweep_interval: 24h\n", 24 * time.Hour, ""},
+		{"zero", google + "    token_sweep_interval: 0s\n", 0, "sources.google.token_sweep_interval 0s: must be positive"},
+		{"negative", google + "    token_sweep_interval: -1h\n", 0, "sources.google.token_sweep_interval -1h0m0s: must be positive"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "shadowmap.yaml")
+			if err := os.WriteFile(path, []byte(tt.yaml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := Load(path, []string{"SHADOWMAP_DATABASE=" + filepath.Join(dir, "db")}, nil)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("error %v, want one with %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := cfg.Sources.Google.TokenSweepInterval; got != tt.want {
+				t.Errorf("token_sweep_interval = %s, want %s", got, tt.want)
 			}
 		})
 	}

@@ -56,6 +56,7 @@ func (c Config) Validate() error {
 	if err := checkTLS(c.TLS); err != nil {
 		bad("%v", err)
 	}
+	c.validateProxies(bad)
 	if c.Log.Format != LogText && c.Log.Format != LogJSON {
 		bad("log.format %q%s: want text or json", c.Log.Format, c.from("log.format"))
 	}
@@ -292,6 +293,7 @@ func (c Config) advice() []string {
 			}
 		}
 	}
+	w = append(w, c.proxyAdvice()...)
 	if c.UnknownDomainK < DefaultUnknownDomainK {
 		w = append(w, fmt.Sprintf("unknown_domain_k is %d: an unknown domain seen by so few devices can point at one person", c.UnknownDomainK))
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/shadowmap/shadowmap/collector/config"
 	"github.com/shadowmap/shadowmap/collector/sources"
+	"github.com/shadowmap/shadowmap/collector/sources/google"
 	"github.com/shadowmap/shadowmap/collector/store/sqlite"
 	"github.com/shadowmap/shadowmap/internal/cli"
 	"github.com/shadowmap/shadowmap/signatures"
@@ -32,7 +33,7 @@ func (f *fileList) Set(v string) error { *f = append(*f, v); return nil }
 // run at once.
 func ImportCommand(stdout, stderr io.Writer, env []string) cli.Command {
 	return cli.Command{
-		Usage:   "import [--config FILE] [--file PATH]... google|okta|entra|dnszone|mail",
+		Usage:   "import [--config FILE] [--file PATH]... [--sweep-tokens] google|okta|entra|dnszone|mail",
 		Summary: "run one importer now (from its API, or from exported files with --file)",
 		Run: func(args []string) error {
 			fs := flag.NewFlagSet("import", flag.ContinueOnError)
@@ -40,11 +41,15 @@ func ImportCommand(stdout, stderr io.Writer, env []string) cli.Command {
 			cfgPath := fs.String("config", "", "configuration file")
 			var files fileList
 			fs.Var(&files, "file", "import this exported file instead of calling the API (repeatable)")
+			sweepTokens := fs.Bool("sweep-tokens", false, "google: list every user's tokens now, even when the last sweep is within sources.google.token_sweep_interval")
 			if err := fs.Parse(args); err != nil {
 				return err
 			}
 			if fs.NArg() != 1 {
 				return fmt.Errorf("import: name one source: %s", strings.Join(importerNames, ", "))
+			}
+			if *sweepTokens && (fs.Arg(0) != "google" || len(files) > 0) {
+				return errors.New("import: --sweep-tokens is for the Google API import only (not with --file)")
 			}
 			cfg, err := loadConfig(*cfgPath, "", env)
 			if err != nil {
@@ -57,6 +62,9 @@ func ImportCommand(stdout, stderr io.Writer, env []string) cli.Command {
 				src, err := overriddenSources(ctx, cfg.Sources, store, log)
 				if err != nil {
 					return nil, err
+				}
+				if *sweepTokens {
+					return google.New(src.Google, google.Options{SweepTokens: true})
 				}
 				return importerFor(name, src)
 			}

@@ -126,7 +126,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Collector, 
 		Logger:       log,
 		Registry:     reg,
 		Running:      imports.Running,
-		Web:          webView.Handler(),
+		Web:          web.WithTrustedProxies(webView.Handler(), cfg.TrustedProxyPrefixes()),
 	})
 	c := &Collector{cfg: cfg, log: log, store: store, handler: srv.Handler(), imports: imports, web: webView}
 	if cfg.Digest.Enabled {

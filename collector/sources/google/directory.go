@@ -15,10 +15,52 @@ import (
 	"github.com/shadowmap/shadowmap/collector/sources"
 )
 
+// checkpointSwept is the checkpoint key of the Directory token sweep: the
+// time the last completed sweep started (RFC 3339), so a restart does not
+// sweep again early and a failed sweep is retried at the next round.
+const checkpointSwept = "tokens_swept_at"
+
+// sweepDue reports whether the token sweep should run in this round: it
+// costs one tokens.list call per user, and grants change slowly (the
+// Reports API's token events, read every round, catch most changes).
+func (imp *Importer) sweepDue(ctx context.Context, env *sources.Env) (bool, error) {
+	if imp.opts.SweepTokens {
+		return true, nil
+	}
+	cp, ok, err := env.Checkpoint(ctx, Source, checkpointSwept)
+	if err != nil {
+		return false, fmt.Errorf("read token sweep checkpoint: %w", err)
+	}
+	if !ok {
+		return true, nil
+	}
+	last, err := time.Parse(time.RFC3339Nano, cp)
+	if err != nil {
+		env.Log.Warn("unreadable google token sweep checkpoint: sweeping now", "checkpoint", cp)
+		return true, nil
+	}
+	now := env.Now()
+	// A last sweep in the future means the clock was set back: waiting
+	// for it could skip sweeps for as long as the clock was off.
+	if last.After(now) {
+		env.Log.Warn("google token sweep checkpoint is in the future: sweeping now", "checkpoint", cp)
+		return true, nil
+	}
+	if next := last.Add(imp.sweepEvery); now.Before(next) {
+		env.Log.Debug("google token sweep not due", "last", last, "next", next)
+		return false, nil
+	}
+	return true, nil
+}
+
 // importTokens lists every user, then each user's current tokens, and
 // makes them the user's whole set of grants: grants revoked since, by the
-// user or an admin, stop counting.
+// user or an admin, stop counting. The sweep's checkpoint moves only once
+// every user's tokens are stored.
 func (imp *Importer) importTokens(ctx context.Context, env *sources.Env, ds *directory.Service) error {
+	// The sweep's start is its time: a grant given while it runs may be
+	// missed, and the next sweep is measured from before that.
+	at := env.Now()
 	env.Progress.SetStage("users")
 	var users []string
 	token := ""
@@ -46,7 +88,6 @@ func (imp *Importer) importTokens(ctx context.Context, env *sources.Env, ds *dir
 	env.Progress.SetStage("tokens")
 	snap := env.Progress.Snapshot()
 	env.Progress.SetTotal(snap.Events + int64(len(users)))
-	at := env.Now()
 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -75,6 +116,9 @@ func (imp *Importer) importTokens(ctx context.Context, env *sources.Env, ds *dir
 	wg.Wait()
 	if err := context.Cause(ctx); err != nil {
 		return err
+	}
+	if err := env.SetCheckpoint(ctx, Source, checkpointSwept, at.UTC().Format(time.RFC3339Nano)); err != nil {
+		return fmt.Errorf("save token sweep checkpoint: %w", err)
 	}
 	return nil
 }

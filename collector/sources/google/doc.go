@@ -9,5 +9,8 @@
 // The API importer acts as an admin through a service account with
 // domain-wide delegation of read-only scopes, reads the Reports API in
 // day-long windows oldest first and checkpoints each window once its
-// evidence is stored, so a long backfill resumes where it stopped.
+// evidence is stored, so a long backfill resumes where it stopped. The
+// Directory token sweep costs one call per user, so it runs only when the
+// last completed sweep (a checkpoint too) is older than the configured
+// interval.
 package google

@@ -59,6 +59,10 @@ type Options struct {
 	// events Google logs late; 0 means an hour. Dedupe keys make the
 	// re-read harmless.
 	Overlap time.Duration
+	// SweepTokens lists every user's tokens in this run even when the
+	// last sweep is more recent than the configured interval: an admin's
+	// one-shot `shadowmap import google --sweep-tokens`.
+	SweepTokens bool
 }
 
 // Importer reads Google Workspace through the Admin SDK.
@@ -67,8 +71,10 @@ type Importer struct {
 	admin    string
 	customer string
 	backfill time.Duration
-	endpoint string
-	opts     Options
+	// sweepEvery is the least time between two Directory token sweeps.
+	sweepEvery time.Duration
+	endpoint   string
+	opts       Options
 	// clientEmail is the service account's, for messages.
 	clientEmail string
 }
@@ -90,12 +96,15 @@ func New(cfg config.Google, opts Options) (*Importer, error) {
 	if err != nil {
 		return nil, err
 	}
-	imp := &Importer{jwt: key, clientEmail: jc.Email, admin: cfg.AdminEmail, customer: cfg.Customer, backfill: cfg.Backfill, endpoint: cfg.Endpoint, opts: opts}
+	imp := &Importer{jwt: key, clientEmail: jc.Email, admin: cfg.AdminEmail, customer: cfg.Customer, backfill: cfg.Backfill, sweepEvery: cfg.TokenSweepInterval, endpoint: cfg.Endpoint, opts: opts}
 	if imp.customer == "" {
 		imp.customer = "my_customer"
 	}
 	if imp.backfill <= 0 || imp.backfill > maxBackfill {
 		imp.backfill = maxBackfill
+	}
+	if imp.sweepEvery <= 0 {
+		imp.sweepEvery = config.DefaultGoogleTokenSweepInterval
 	}
 	if imp.opts.Concurrency <= 0 {
 		imp.opts.Concurrency = 4
@@ -174,14 +183,18 @@ func (imp *Importer) connect(ctx context.Context, env *sources.Env) (*services, 
 	return &services{reports: rs, directory: ds}, nil
 }
 
-// Import reads token and SAML events since the checkpoint, then every
-// user's current tokens.
+// Import reads token and SAML events since the checkpoint, then, when a
+// sweep is due, every user's current tokens.
 func (imp *Importer) Import(ctx context.Context, env *sources.Env) error {
 	svc, err := imp.connect(ctx, env)
 	if err != nil {
 		return err
 	}
 	if err := imp.importReports(ctx, env, svc.reports); err != nil {
+		return err
+	}
+	due, err := imp.sweepDue(ctx, env)
+	if err != nil || !due {
 		return err
 	}
 	return imp.importTokens(ctx, env, svc.directory)
