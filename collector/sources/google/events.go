@@ -21,8 +21,10 @@ import (
 // event is one event of a Reports API activity, flattened: what the
 // importer keeps of it.
 type event struct {
-	// Key identifies the event for dedupe: the activity's time and
-	// unique qualifier, and the event's index in the activity.
+	// Key identifies the event within its source: the activity's time
+	// and unique qualifier, and the event's index in the activity. It
+	// keys saml evidence; token evidence is keyed by tokenEvidenceKey,
+	// which exports without event ids can derive too.
 	Key      string
 	App      string // the activity's applicationName: token, saml
 	Name     string // authorize, revoke, login_success, ...
@@ -219,7 +221,7 @@ func (b *batch) add(cat *signatures.Catalog, e event, keyPrefix string) {
 				AppID: appID, Source: collector.SourceOAuthGrant, Person: e.Person,
 				Day: e.Time.Format(time.DateOnly), FirstSeen: e.Time, LastSeen: e.Time, Count: 1,
 				Detail:    strings.Join(e.Scopes, " "),
-				DedupeKey: string(collector.SourceOAuthGrant) + ":" + keyPrefix + e.Key,
+				DedupeKey: tokenEvidenceKey(e.Name, appID, e.Person, e.Time),
 			})
 		}
 		b.addGrant(collector.OAuthGrant{
@@ -303,6 +305,21 @@ func applyRevokes(ctx context.Context, env *sources.Env, revokes map[grantKey]ev
 		}
 	}
 	return nil
+}
+
+// tokenEvidenceKey is the dedupe key of a token event's evidence, the same
+// whether the event came from the Reports API or from the Admin console's
+// token audit CSV: the export has no event id and its times are whole
+// seconds, so the key is what both carry, the event, the catalog app the
+// client maps to, the second and the person. Two grants of one app by one
+// person within a second are one observation either way.
+//
+// The SQLite store's migration 0014_google_token_keys rewrites the keys
+// imports stored before to this form, from the same columns: change one
+// and the other must follow.
+func tokenEvidenceKey(name, appID, person string, at time.Time) string {
+	return string(collector.SourceOAuthGrant) + ":google-token:" + name + ":" + appID + ":" +
+		at.UTC().Truncate(time.Second).Format("2006-01-02T15:04:05Z") + ":" + person
 }
 
 // oauthApp is the catalog app of an OAuth client, by client id and then

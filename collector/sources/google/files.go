@@ -371,7 +371,8 @@ func auditRow(row sources.Row) (event, bool) {
 	if len(e.Scopes) == 0 {
 		e.Scopes = scopesInText(row.Get("Description"))
 	}
-	// The export has no event id: the row's content is its identity.
+	// The export has no event id: the row's content is its identity. The
+	// evidence key is tokenEvidenceKey's, shared with the API's events.
 	sum := sha256.Sum256([]byte(strings.Join([]string{when.Format(time.RFC3339Nano), person, name, e.ClientID, strings.Join(e.Scopes, " ")}, "\x00")))
 	e.Key = hex.EncodeToString(sum[:12])
 	return e, true
