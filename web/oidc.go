@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -16,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -71,11 +73,24 @@ func (o OIDCSettings) name() string {
 }
 
 const (
-	// oidcFlowCookieName holds one sign-in attempt's state, nonce and PKCE
-	// verifier between the two requests.
-	oidcFlowCookieName = "shadowmap_oidc"
+	// oidcFlowCookiePrefix begins the names of the flow cookies. Each
+	// sign-in attempt has its own cookie, named after its state, holding
+	// its state, nonce and PKCE verifier between the two requests: two
+	// tabs signing in at once then do not overwrite each other's flow.
+	oidcFlowCookiePrefix = "shadowmap_oidc_"
+	// oidcLegacyCookieName is the single flow cookie of earlier versions,
+	// cleared when a browser still carries it.
+	oidcLegacyCookieName = "shadowmap_oidc"
+	// oidcMaxFlows bounds the pending flows of a browser, so a page or a
+	// script starting sign-ins in a loop cannot grow the request headers
+	// past what the server accepts; starting one more drops the oldest.
+	oidcMaxFlows = 3
 	// oidcFlowValid is how long a browser may spend at the provider.
 	oidcFlowValid = 10 * time.Minute
+	// oidcMaxCookieBytes is what browsers store at most of one cookie.
+	oidcMaxCookieBytes = 4096
+	// oidcMaxStateBytes bounds the callback's state before it is hashed.
+	oidcMaxStateBytes = 256
 	// googleIssuer signs tokens whose "hd" claim names the Workspace
 	// domain of the account.
 	googleIssuer = "https://accounts.google.com"
@@ -88,6 +103,10 @@ type oidcFlow struct {
 	Verifier string `json:"v"`
 	Next     string `json:"x"`
 	Expires  int64  `json:"e"`
+	// Seq orders the flows of this process by when they started; the
+	// flows of an earlier process fail the signature check anyway, so a
+	// counter that restarts with the process orders every valid flow.
+	Seq uint64 `json:"q"`
 }
 
 type oidcHandlers struct {
@@ -97,6 +116,7 @@ type oidcHandlers struct {
 	// flowKey signs flow cookies, so none can be planted. It lives with
 	// the process: a restart only ends the sign-ins under way.
 	flowKey []byte
+	flowSeq atomic.Uint64
 
 	mu       sync.Mutex
 	provider *oidc.Provider
@@ -185,12 +205,70 @@ func (o *oidcHandlers) start(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	flow.Verifier = oauth2.GenerateVerifier()
-	// Lax, not Strict: the provider's redirect back is a cross-site
-	// top-level navigation, which must carry the cookie.
-	o.a.s.setCookie(w, oidcFlowCookieName, o.sealFlow(flow), http.SameSiteLaxMode)
+	flow.Seq = o.flowSeq.Add(1)
+	o.makeRoom(w, r)
+	o.setFlowCookie(w, flow)
 	w.Header().Set("Cache-Control", "no-store")
 	target := o.oauth(p).AuthCodeURL(flow.State, oauth2.S256ChallengeOption(flow.Verifier), oidc.Nonce(flow.Nonce))
 	http.Redirect(w, r, target, http.StatusSeeOther)
+}
+
+// flowCookieBase names the cookie of the flow with this state. The name
+// carries a digest, not the state itself, so a state of any shape from a
+// callback URL still makes a valid cookie name.
+func flowCookieBase(state string) string {
+	sum := sha256.Sum256([]byte("shadowmap oidc flow id\x00" + state))
+	return oidcFlowCookiePrefix + base64.RawURLEncoding.EncodeToString(sum[:9])
+}
+
+// setFlowCookie stores a flow in its own cookie. Lax, not Strict: the
+// provider's redirect back is a cross-site top-level navigation, which
+// must carry the cookie. Max-Age lets the browser drop an abandoned flow
+// by itself once it could no longer be used.
+func (o *oidcHandlers) setFlowCookie(w http.ResponseWriter, f oidcFlow) {
+	http.SetCookie(w, &http.Cookie{
+		Name: o.a.s.cookieName(flowCookieBase(f.State)), Value: o.sealFlow(f), Path: "/",
+		MaxAge: int(oidcFlowValid / time.Second), HttpOnly: true, Secure: o.a.s.opts.Secure, SameSite: http.SameSiteLaxMode,
+	})
+}
+
+// makeRoom clears the request's unusable flow cookies (expired, or signed
+// by an earlier process) and, when oidcMaxFlows are still pending, the
+// oldest of them, so that the flow being started fits within the bound.
+func (o *oidcHandlers) makeRoom(w http.ResponseWriter, r *http.Request) {
+	prefix := o.a.s.cookieName(oidcFlowCookiePrefix)
+	type pending struct {
+		base string
+		seq  uint64
+	}
+	var live []pending
+	seen := 0
+	for _, c := range r.Cookies() {
+		if c.Name == o.a.s.cookieName(oidcLegacyCookieName) {
+			o.a.s.clearCookie(w, oidcLegacyCookieName)
+			continue
+		}
+		if !strings.HasPrefix(c.Name, prefix) {
+			continue
+		}
+		// Only a hand-made request carries more than a few: it gets no
+		// more work, nor a longer answer, than a browser's would.
+		if seen++; seen > 4*oidcMaxFlows {
+			break
+		}
+		base := strings.TrimPrefix(c.Name, o.a.s.cookieName(""))
+		f, ok := o.openFlow(c.Value)
+		if !ok || flowCookieBase(f.State) != base {
+			o.a.s.clearCookie(w, base)
+			continue
+		}
+		live = append(live, pending{base: base, seq: f.Seq})
+	}
+	slices.SortFunc(live, func(a, b pending) int { return cmp.Compare(a.seq, b.seq) })
+	for len(live) >= oidcMaxFlows {
+		o.a.s.clearCookie(w, live[0].base)
+		live = live[1:]
+	}
 }
 
 // sealFlow encodes a flow as payload.mac, both base64url.
@@ -207,13 +285,12 @@ func (o *oidcHandlers) mac(data string) []byte {
 	return m.Sum(nil)
 }
 
-// openFlow returns the request's flow when its cookie is ours and fresh.
-func (o *oidcHandlers) openFlow(r *http.Request) (oidcFlow, bool) {
-	c, err := r.Cookie(o.a.s.cookieName(oidcFlowCookieName))
-	if err != nil || len(c.Value) > 2048 {
+// openFlow returns the flow of a cookie value when it is ours and fresh.
+func (o *oidcHandlers) openFlow(value string) (oidcFlow, bool) {
+	if len(value) > oidcMaxCookieBytes {
 		return oidcFlow{}, false
 	}
-	enc, sig, ok := strings.Cut(c.Value, ".")
+	enc, sig, ok := strings.Cut(value, ".")
 	if !ok {
 		return oidcFlow{}, false
 	}
@@ -231,6 +308,43 @@ func (o *oidcHandlers) openFlow(r *http.Request) (oidcFlow, bool) {
 	}
 	f.Next = safeNext(f.Next)
 	return f, true
+}
+
+// takeFlow finds the pending flow of the callback's state and clears its
+// cookie: one attempt per flow, whatever happens next. The other pending
+// flows, of other tabs, are left alone.
+func (o *oidcHandlers) takeFlow(w http.ResponseWriter, r *http.Request, state string) (oidcFlow, bool) {
+	if state == "" || len(state) > oidcMaxStateBytes {
+		return oidcFlow{}, false
+	}
+	base := flowCookieBase(state)
+	c, err := r.Cookie(o.a.s.cookieName(base))
+	if err != nil {
+		return oidcFlow{}, false
+	}
+	o.a.s.clearCookie(w, base)
+	f, ok := o.openFlow(c.Value)
+	if !ok || !secret.Equal(f.State, state) {
+		return oidcFlow{}, false
+	}
+	return f, true
+}
+
+// oidcExpiredView is the page of a callback without a pending flow.
+type oidcExpiredView struct {
+	// Provider names the identity provider on the link that starts again.
+	Provider string
+	// Minutes is how long a sign-in may take.
+	Minutes int
+}
+
+// expired answers a callback whose flow expired, was used already, or was
+// started in another browser: nothing can be done with it but start again.
+func (o *oidcHandlers) expired(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	o.a.s.render(w, r, http.StatusBadRequest, "oidcexpired", page{
+		Title: "Sign-in link expired", Data: oidcExpiredView{Provider: o.cfg.name(), Minutes: int(oidcFlowValid / time.Minute)},
+	})
 }
 
 // oidcClaims are the ID token claims the sign-in reads.
@@ -261,12 +375,10 @@ func (o *oidcHandlers) callback(w http.ResponseWriter, r *http.Request) {
 		o.refuse(w, r, http.StatusTooManyRequests, "/", fmt.Sprintf("Too many sign-in attempts. Wait %d seconds, then try again.", secs))
 		return
 	}
-	flow, ok := o.openFlow(r)
-	// One attempt per flow: whatever happens next, the cookie is spent.
-	o.a.s.clearCookie(w, oidcFlowCookieName)
 	q := r.URL.Query()
-	if !ok || !secret.Equal(flow.State, q.Get("state")) {
-		o.refuse(w, r, http.StatusBadRequest, "/", "This sign-in had expired or was started in another browser or tab. Please start again.")
+	flow, ok := o.takeFlow(w, r, q.Get("state"))
+	if !ok {
+		o.expired(w, r)
 		return
 	}
 	if e := q.Get("error"); e != "" {

@@ -125,6 +125,12 @@ const oidcRedirect = "http://127.0.0.1:8080/signin/oidc/callback"
 // authTestEmail.
 func newOIDCFixture(t *testing.T, autoCreate bool) (*authFixture, *testIdP) {
 	t.Helper()
+	return newOIDCFixtureTLS(t, autoCreate, false)
+}
+
+// newOIDCFixtureTLS is newOIDCFixture behind TLS when secure.
+func newOIDCFixtureTLS(t *testing.T, autoCreate, secure bool) (*authFixture, *testIdP) {
+	t.Helper()
 	ctx := context.Background()
 	clock := &authClock{now: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)}
 	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "shadowmap.db"), sqlite.Options{Logger: slog.New(slog.DiscardHandler), Now: clock.Now})
@@ -133,7 +139,7 @@ func newOIDCFixture(t *testing.T, autoCreate bool) (*authFixture, *testIdP) {
 	}
 	t.Cleanup(func() { store.Close() })
 	idp := newTestIdP(t, clock.Now)
-	srv, err := New(Options{Accounts: store, Now: clock.Now, OIDC: OIDCSettings{
+	srv, err := New(Options{Accounts: store, Now: clock.Now, Secure: secure, OIDC: OIDCSettings{
 		Issuer: idp.srv.URL, ClientID: "shadowmap", ClientSecret: "client-secret", RedirectURL: oidcRedirect,
 		AllowedDomains: []string{"example.com"}, AllowedEmails: []string{"contractor@elsewhere.test"},
 		AutoCreateAdmins: autoCreate, DisplayName: "Acme <IdP>", HTTPClient: idp.srv.Client(),
@@ -154,6 +160,17 @@ func newOIDCFixture(t *testing.T, autoCreate bool) (*authFixture, *testIdP) {
 // answer; tamper may change the callback URL.
 func oidcSignIn(t *testing.T, b *authBrowser, next string, tamper func(*url.URL)) *httptest.ResponseRecorder {
 	t.Helper()
+	back := oidcStart(t, b, next)
+	if tamper != nil {
+		tamper(back)
+	}
+	return b.get(back.RequestURI())
+}
+
+// oidcStart starts a flow at /signin/oidc?next=next and takes it through
+// the provider, returning the callback URL the provider sends back to.
+func oidcStart(t *testing.T, b *authBrowser, next string) *url.URL {
+	t.Helper()
 	start := b.get("/signin/oidc?next=" + url.QueryEscape(next))
 	if start.Code != http.StatusSeeOther {
 		t.Fatalf("start: %d %s", start.Code, start.Body)
@@ -167,10 +184,18 @@ func oidcSignIn(t *testing.T, b *authBrowser, next string, tamper func(*url.URL)
 	if resp.StatusCode != http.StatusFound || err != nil || !strings.HasPrefix(back.String(), oidcRedirect) {
 		t.Fatalf("authorize: %d to %q", resp.StatusCode, back)
 	}
-	if tamper != nil {
-		tamper(back)
+	return back
+}
+
+// oidcFlowCookies are the browser's pending flow cookies.
+func oidcFlowCookies(b *authBrowser) []*http.Cookie {
+	var flows []*http.Cookie
+	for name, c := range b.cookies {
+		if strings.HasPrefix(strings.TrimPrefix(name, "__Host-"), "shadowmap_oidc") {
+			flows = append(flows, c)
+		}
 	}
-	return b.get(back.RequestURI())
+	return flows
 }
 
 func TestOIDCSignIn(t *testing.T) {
@@ -215,8 +240,10 @@ func TestOIDCSignIn(t *testing.T) {
 			if rec.Code != tt.status {
 				t.Fatalf("callback: %d, want %d: %s", rec.Code, tt.status, rec.Body)
 			}
-			if _, ok := b.cookies[oidcFlowCookieName]; ok {
-				t.Error("the flow cookie outlived its callback")
+			// A forged state names no flow, so the pending one is left
+			// to its own callback.
+			if n := len(oidcFlowCookies(b)); tt.tamper == nil && n != 0 {
+				t.Errorf("%d flow cookies outlived their callback", n)
 			}
 			body := rec.Body.String()
 			if strings.Contains(body, "<script>alert") {
@@ -263,5 +290,160 @@ func TestOIDCReplayAndButton(t *testing.T) {
 	other := f.authBrowser(t, "192.0.2.2:1234")
 	if again := other.get(callback); again.Code != http.StatusBadRequest {
 		t.Errorf("replayed callback in another browser: %d", again.Code)
+	}
+}
+
+// oidcExpiredPage is what the page of a callback without a pending flow
+// says.
+const oidcExpiredPage = "This sign-in link expired or was already used; start again."
+
+// TestOIDCConcurrentFlows: sign-ins started in several tabs of one browser
+// each keep their own flow, up to oidcMaxFlows.
+func TestOIDCConcurrentFlows(t *testing.T) {
+	// callback is one callback, by the index of its start.
+	type callback struct {
+		start int
+		// expired: it finds no flow and gets the expired page.
+		expired bool
+	}
+	ok := func(i int) callback { return callback{start: i} }
+	gone := func(i int) callback { return callback{start: i, expired: true} }
+	tests := []struct {
+		name      string
+		starts    int
+		callbacks []callback
+	}{
+		{name: "two, finished in order", starts: 2, callbacks: []callback{ok(0), ok(1)}},
+		{name: "two, finished in reverse", starts: 2, callbacks: []callback{ok(1), ok(0)}},
+		{name: "three, all kept", starts: 3, callbacks: []callback{ok(0), ok(2), ok(1)}},
+		{name: "a fourth evicts the first", starts: 4, callbacks: []callback{gone(0), ok(1), ok(2), ok(3)}},
+		{name: "a fourth evicts the first, reverse", starts: 4, callbacks: []callback{ok(3), ok(2), ok(1), gone(0)}},
+		{name: "a replayed callback", starts: 2, callbacks: []callback{ok(0), ok(1), gone(0), gone(1)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, _ := newOIDCFixture(t, false)
+			b := f.authBrowser(t, "192.0.2.1:1234")
+			var callbacks []string
+			for i := range tt.starts {
+				callbacks = append(callbacks, oidcStart(t, b, fmt.Sprintf("/apps?tab=%d", i)).RequestURI())
+				if n := len(oidcFlowCookies(b)); n > 3 {
+					t.Fatalf("after start %d: %d flow cookies", i, n)
+				}
+			}
+			for _, cb := range tt.callbacks {
+				i := cb.start
+				rec := b.get(callbacks[i])
+				if cb.expired {
+					if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), oidcExpiredPage) {
+						t.Errorf("callback %d: %d, want the expired page:\n%s", i, rec.Code, rec.Body)
+					}
+					continue
+				}
+				if want := fmt.Sprintf("/apps?tab=%d", i); rec.Code != http.StatusSeeOther || rec.Header().Get("Location") != want {
+					t.Errorf("callback %d: %d to %q, want 303 to %q:\n%s", i, rec.Code, rec.Header().Get("Location"), want, rec.Body)
+				}
+			}
+			if n := len(oidcFlowCookies(b)); n != 0 {
+				t.Errorf("%d flow cookies left after every callback", n)
+			}
+			if private := b.get("/test-private"); !strings.Contains(private.Body.String(), "private page of "+authTestEmail) {
+				t.Errorf("not signed in: %d %s", private.Code, private.Body)
+			}
+		})
+	}
+}
+
+// TestOIDCFlowCookie: the flow cookie is HttpOnly, Lax, short-lived, named
+// for TLS with __Host- and Secure, and cleared by its callback.
+func TestOIDCFlowCookie(t *testing.T) {
+	for _, secure := range []bool{false, true} {
+		t.Run(fmt.Sprintf("secure=%v", secure), func(t *testing.T) {
+			f, _ := newOIDCFixtureTLS(t, false, secure)
+			b := f.authBrowser(t, "192.0.2.1:1234")
+			start := b.get("/signin/oidc?next=/apps")
+			set := start.Result().Cookies()
+			if len(set) != 1 {
+				t.Fatalf("start set %d cookies, want 1: %v", len(set), set)
+			}
+			c := set[0]
+			prefix := "shadowmap_oidc_"
+			if secure {
+				prefix = "__Host-" + prefix
+			}
+			if !strings.HasPrefix(c.Name, prefix) || len(c.Name) == len(prefix) {
+				t.Errorf("cookie name %q, want %q and an id", c.Name, prefix)
+			}
+			if !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Path != "/" || c.Domain != "" || c.Secure != secure || c.MaxAge != 600 {
+				t.Errorf("flow cookie %+v: want HttpOnly, SameSite=Lax, Path=/, no Domain, Secure=%v, Max-Age=600", c, secure)
+			}
+			if start.Header().Get("Cache-Control") != "no-store" {
+				t.Error("the redirect to the provider may be cached")
+			}
+			back, err := url.Parse(start.Header().Get("Location"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			// A cookie whose signature is wrong is no flow.
+			forged := *b.cookies[c.Name]
+			forged.Value = strings.Replace(forged.Value, ".", ".x", 1)
+			other := f.authBrowser(t, "192.0.2.2:1234")
+			other.cookies[c.Name] = &forged
+			state := back.Query().Get("state")
+			if rec := other.get("/signin/oidc/callback?code=x&state=" + url.QueryEscape(state)); rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), oidcExpiredPage) {
+				t.Errorf("forged flow cookie: %d\n%s", rec.Code, rec.Body)
+			}
+			rec := b.get("/signin/oidc/callback?code=unknown&state=" + url.QueryEscape(state))
+			var cleared *http.Cookie
+			for _, rc := range rec.Result().Cookies() {
+				if rc.Name == c.Name {
+					cleared = rc
+				}
+			}
+			if cleared == nil || cleared.MaxAge >= 0 || cleared.Path != "/" || cleared.Secure != secure {
+				t.Errorf("callback did not clear the flow cookie: %+v", cleared)
+			}
+		})
+	}
+}
+
+// TestOIDCExpiredFlow: a callback after the flow's lifetime, or with no
+// flow at all, gets a page that says so and links to a new sign-in.
+func TestOIDCExpiredFlow(t *testing.T) {
+	tests := []struct {
+		name    string
+		wait    time.Duration
+		expired bool
+	}{
+		{name: "just in time", wait: 10*time.Minute - time.Second},
+		{name: "too late", wait: 10 * time.Minute, expired: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, _ := newOIDCFixture(t, false)
+			b := f.authBrowser(t, "192.0.2.1:1234")
+			back := oidcStart(t, b, "/apps")
+			f.clock.Advance(tt.wait)
+			rec := b.get(back.RequestURI())
+			body := rec.Body.String()
+			if !tt.expired {
+				if rec.Code != http.StatusSeeOther {
+					t.Errorf("callback in time: %d\n%s", rec.Code, body)
+				}
+				return
+			}
+			if rec.Code != http.StatusBadRequest || !strings.Contains(body, oidcExpiredPage) {
+				t.Errorf("late callback: %d, want 400 and the expired page:\n%s", rec.Code, body)
+			}
+			if !strings.Contains(body, `href="/signin/oidc"`) || !strings.Contains(body, "sign in with Acme &lt;IdP&gt;") {
+				t.Errorf("expired page lacks an escaped link to start again:\n%s", body)
+			}
+			if n := len(oidcFlowCookies(b)); n != 0 {
+				t.Errorf("%d flow cookies left after the late callback", n)
+			}
+			if again := oidcSignIn(t, b, "/apps", nil); again.Code != http.StatusSeeOther {
+				t.Errorf("starting again: %d\n%s", again.Code, again.Body)
+			}
+		})
 	}
 }
