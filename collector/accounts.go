@@ -15,6 +15,11 @@ import (
 // already stored, or, for CreateFirstAccount, when any admin exists.
 var ErrAccountExists = errors.New("admin account already exists")
 
+// ErrLastAccount is returned by DeleteAccount for the only admin left:
+// removing it would lock everybody out of the web view, and the setup
+// link only appears while no admin exists, after a restart.
+var ErrLastAccount = errors.New("the last admin account cannot be deleted")
+
 // Account is a local admin of the web view.
 type Account struct {
 	// Email is the sign-in name; stores keep it lowercase and compare it
@@ -46,6 +51,18 @@ type AccountStore interface {
 	Account(ctx context.Context, email string) (Account, error)
 	// HasAccounts reports whether any admin exists.
 	HasAccounts(ctx context.Context) (bool, error)
+	// ListAccounts returns every admin, sorted by email. PasswordHash is
+	// left empty: a listing has no use for it.
+	ListAccounts(ctx context.Context) ([]Account, error)
+	// DeleteAccount removes the admin with the email, in any case, and
+	// all of its sessions in the same transaction, so a removed admin is
+	// signed out at once. ErrNotFound when there is none; ErrLastAccount,
+	// and nothing removed, when it is the only admin.
+	DeleteAccount(ctx context.Context, email string) error
+	// SetPassword replaces the admin's password hash and deletes all of
+	// its sessions in the same transaction: a reset signs the account out
+	// everywhere. ErrNotFound when there is no such admin.
+	SetPassword(ctx context.Context, email, passwordHash string) error
 
 	// CreateSession stores a new session. ErrNotFound when its account
 	// does not exist.

@@ -12,6 +12,7 @@ func (s *Server) routes() {
 	s.opsRoutes()
 	s.digestRoutes()
 	s.credentialRoutes()
+	s.adminsRoutes()
 	s.mux.HandleFunc("/", s.notFound)
 }
 

@@ -15,79 +15,259 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"text/tabwriter"
 	"time"
 
 	"github.com/shadowmap/shadowmap/collector"
+	"github.com/shadowmap/shadowmap/collector/config"
 	"github.com/shadowmap/shadowmap/collector/store/sqlite"
 	"github.com/shadowmap/shadowmap/internal/cli"
 	"github.com/shadowmap/shadowmap/web"
 )
 
-// AdminCommand is `shadowmap admin create --email ADDR [--password-file F]`:
-// a web view admin account, made on the server itself, for the first admin
-// without the setup link or for the next ones. The password comes from a
-// file, or is typed twice on the terminal without echo, or is the first
-// line of standard input when that is not a terminal.
+// AdminCommand is `shadowmap admin`, run on the server itself to manage
+// the web view's admin accounts without signing in:
+//
+//	admin create --email ADDR [--password-file F]    a new admin
+//	admin list                                       every admin
+//	admin delete --email ADDR                        remove one, and sign it out
+//	admin password --email ADDR [--password-file F]  reset one's password
+//
+// A password comes from a file, or is typed twice on the terminal without
+// echo, or is the first line of standard input when that is not a
+// terminal. Every subcommand takes --config and --database.
 func AdminCommand(stdin io.Reader, stdout, stderr io.Writer, env []string) cli.Command {
 	return cli.Command{
-		Usage:   "admin create --email ADDR [--password-file FILE] [--config FILE] [--database PATH]",
-		Summary: "create a web view admin account (password from FILE, or typed twice)",
+		Usage:   "admin create|list|delete|password [--email ADDR] [--password-file FILE] [--config FILE] [--database PATH]",
+		Summary: "create, list, delete web view admin accounts, or reset one's password",
 		Run: func(args []string) error {
-			if len(args) == 0 || args[0] != "create" {
-				return errors.New("admin: the command is: shadowmap admin create --email you@example.com [--password-file FILE]")
+			if len(args) == 0 {
+				return errAdminUsage
 			}
-			fs := flag.NewFlagSet("admin create", flag.ContinueOnError)
-			fs.SetOutput(stderr)
-			email := fs.String("email", "", "the admin's email, the name to sign in with")
-			passwordFile := fs.String("password-file", "", "read the password from this file (its first line)")
-			cfgPath := fs.String("config", "", "configuration file")
-			dbPath := fs.String("database", "", "database to write (default: the configured one)")
-			if err := fs.Parse(args[1:]); err != nil {
-				return err
+			a := adminRun{stdin: stdin, stdout: stdout, stderr: stderr, env: env}
+			switch args[0] {
+			case "create":
+				return a.create(args[1:])
+			case "list":
+				return a.list(args[1:])
+			case "delete":
+				return a.delete(args[1:])
+			case "password":
+				return a.password(args[1:])
 			}
-			if fs.NArg() != 0 {
-				return fmt.Errorf("admin create: unexpected argument %q", fs.Arg(0))
-			}
-			if *email == "" {
-				return errors.New("admin create: give the admin's email with --email")
-			}
-			cfg, err := loadConfig(*cfgPath, *dbPath, env)
-			if err != nil {
-				return err
-			}
-
-			var password string
-			if *passwordFile != "" {
-				password, err = readPasswordFile(*passwordFile)
-			} else {
-				password, err = readPassword(stdin, stderr)
-			}
-			if err != nil {
-				return fmt.Errorf("admin create: %w", err)
-			}
-			// Checked before the database is opened: a typo creates no file.
-			if err := web.CheckAdmin(*email, password); err != nil {
-				return fmt.Errorf("admin create: %w", err)
-			}
-
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			st, err := sqlite.Open(ctx, cfg.Database, sqlite.Options{Logger: slog.New(slog.DiscardHandler)})
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			err = web.CreateAdmin(ctx, st, *email, password, time.Now())
-			if errors.Is(err, collector.ErrAccountExists) {
-				return fmt.Errorf("admin create: an admin with the email %s exists already", strings.ToLower(*email))
-			}
-			if err != nil {
-				return fmt.Errorf("admin create: %w", err)
-			}
-			fmt.Fprintf(stdout, "created admin %s in %s; sign in at http://%s/signin\n", strings.ToLower(*email), cfg.Database, cfg.Listen)
-			return nil
+			return errAdminUsage
 		},
 	}
+}
+
+var errAdminUsage = errors.New("admin: the commands are: shadowmap admin create --email you@example.com [--password-file FILE], " +
+	"shadowmap admin list, shadowmap admin delete --email ADDR, shadowmap admin password --email ADDR [--password-file FILE]")
+
+// adminRun is one run of `shadowmap admin`.
+type adminRun struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	env            []string
+}
+
+// adminFlags are the flags of a subcommand, parsed.
+type adminFlags struct {
+	email, passwordFile string
+	cfg                 config.Config
+}
+
+// parse reads a subcommand's flags: withEmail and withPassword say which
+// of --email and --password-file it takes; --email is then required.
+func (a adminRun) parse(name string, args []string, withEmail, withPassword bool) (adminFlags, error) {
+	fs := flag.NewFlagSet("admin "+name, flag.ContinueOnError)
+	fs.SetOutput(a.stderr)
+	var f adminFlags
+	if withEmail {
+		fs.StringVar(&f.email, "email", "", "the admin's email, the name to sign in with")
+	}
+	if withPassword {
+		fs.StringVar(&f.passwordFile, "password-file", "", "read the password from this file (its first line)")
+	}
+	cfgPath := fs.String("config", "", "configuration file")
+	dbPath := fs.String("database", "", "database to use (default: the configured one)")
+	if err := fs.Parse(args); err != nil {
+		return f, err
+	}
+	if fs.NArg() != 0 {
+		return f, fmt.Errorf("admin %s: unexpected argument %q", name, fs.Arg(0))
+	}
+	if withEmail && f.email == "" {
+		return f, fmt.Errorf("admin %s: give the admin's email with --email", name)
+	}
+	cfg, err := loadConfig(*cfgPath, *dbPath, a.env)
+	if err != nil {
+		return f, err
+	}
+	f.cfg = cfg
+	return f, nil
+}
+
+// readNewPassword reads a password from --password-file or stdin and
+// checks it with the web view's rules, before any database is opened: a
+// typo creates no file.
+func (a adminRun) readNewPassword(name string, f adminFlags, prompt string) (string, error) {
+	var password string
+	var err error
+	if f.passwordFile != "" {
+		password, err = readPasswordFile(f.passwordFile)
+	} else {
+		password, err = readPassword(a.stdin, a.stderr, prompt)
+	}
+	if err != nil {
+		return "", fmt.Errorf("admin %s: %w", name, err)
+	}
+	if err := web.CheckAdmin(f.email, password); err != nil {
+		return "", fmt.Errorf("admin %s: %w", name, err)
+	}
+	return password, nil
+}
+
+// open opens the configured database. Only create may make a new one: the
+// other subcommands on a mistyped path would otherwise leave an empty
+// database behind and report that it has no admins.
+func (a adminRun) open(ctx context.Context, name string, f adminFlags, mayCreate bool) (*sqlite.Store, error) {
+	if !mayCreate {
+		if _, err := os.Stat(f.cfg.Database); err != nil {
+			return nil, fmt.Errorf("admin %s: database %s: %w", name, f.cfg.Database, err)
+		}
+	}
+	st, err := sqlite.Open(ctx, f.cfg.Database, sqlite.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return nil, fmt.Errorf("admin %s: %w", name, err)
+	}
+	return st, nil
+}
+
+func adminContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
+func (a adminRun) create(args []string) error {
+	f, err := a.parse("create", args, true, true)
+	if err != nil {
+		return err
+	}
+	password, err := a.readNewPassword("create", f, "Password for the new admin")
+	if err != nil {
+		return err
+	}
+	ctx, stop := adminContext()
+	defer stop()
+	st, err := a.open(ctx, "create", f, true)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	err = web.CreateAdmin(ctx, st, f.email, password, time.Now())
+	if errors.Is(err, collector.ErrAccountExists) {
+		return fmt.Errorf("admin create: an admin with the email %s exists already", strings.ToLower(f.email))
+	}
+	if err != nil {
+		return fmt.Errorf("admin create: %w", err)
+	}
+	fmt.Fprintf(a.stdout, "created admin %s in %s; sign in at http://%s/signin\n", strings.ToLower(f.email), f.cfg.Database, f.cfg.Listen)
+	return nil
+}
+
+func (a adminRun) list(args []string) error {
+	f, err := a.parse("list", args, false, false)
+	if err != nil {
+		return err
+	}
+	ctx, stop := adminContext()
+	defer stop()
+	st, err := a.open(ctx, "list", f, false)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	accounts, err := st.ListAccounts(ctx)
+	if err != nil {
+		return fmt.Errorf("admin list: %w", err)
+	}
+	if len(accounts) == 0 {
+		fmt.Fprintln(a.stdout, "no admin accounts; create one with: shadowmap admin create --email you@example.com")
+		return nil
+	}
+	tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "EMAIL\tCREATED")
+	for _, acct := range accounts {
+		fmt.Fprintf(tw, "%s\t%s\n", acct.Email, acct.CreatedAt.UTC().Format(time.RFC3339))
+	}
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("admin list: %w", err)
+	}
+	return nil
+}
+
+func (a adminRun) delete(args []string) error {
+	f, err := a.parse("delete", args, true, false)
+	if err != nil {
+		return err
+	}
+	email := strings.ToLower(strings.TrimSpace(f.email))
+	ctx, stop := adminContext()
+	defer stop()
+	st, err := a.open(ctx, "delete", f, false)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	err = st.DeleteAccount(ctx, email)
+	switch {
+	case errors.Is(err, collector.ErrNotFound):
+		return fmt.Errorf("admin delete: no admin %s (see shadowmap admin list)", email)
+	case errors.Is(err, collector.ErrLastAccount):
+		return fmt.Errorf("admin delete: %s is the last admin; create another one first (shadowmap admin create)", email)
+	case err != nil:
+		return fmt.Errorf("admin delete: %w", err)
+	}
+	fmt.Fprintf(a.stdout, "deleted admin %s and signed it out\n", email)
+	return nil
+}
+
+func (a adminRun) password(args []string) error {
+	f, err := a.parse("password", args, true, true)
+	if err != nil {
+		return err
+	}
+	email := strings.ToLower(strings.TrimSpace(f.email))
+	password, err := a.readNewPassword("password", f, "New password for "+email)
+	if err != nil {
+		return err
+	}
+	ctx, stop := adminContext()
+	defer stop()
+	st, err := a.open(ctx, "password", f, false)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	// Checked before the slow hash, so a typo in the email answers at
+	// once.
+	if _, err := st.Account(ctx, email); errors.Is(err, collector.ErrNotFound) {
+		return fmt.Errorf("admin password: no admin %s (see shadowmap admin list)", email)
+	} else if err != nil {
+		return fmt.Errorf("admin password: %w", err)
+	}
+	hash, err := web.HashPassword(password)
+	if err != nil {
+		return fmt.Errorf("admin password: %w", err)
+	}
+	err = st.SetPassword(ctx, email, hash)
+	if errors.Is(err, collector.ErrNotFound) {
+		return fmt.Errorf("admin password: no admin %s (see shadowmap admin list)", email)
+	}
+	if err != nil {
+		return fmt.Errorf("admin password: %w", err)
+	}
+	fmt.Fprintf(a.stdout, "changed the password of %s and signed it out everywhere\n", email)
+	return nil
 }
 
 // readPasswordFile returns the first line of a password file, without its
@@ -107,10 +287,11 @@ func readPasswordFile(path string) (string, error) {
 
 // readPassword asks for the password twice on a terminal, with echo off,
 // or reads one line from stdin when it is a pipe or a file.
-func readPassword(stdin io.Reader, prompts io.Writer) (string, error) {
+// prompt says whose password it is, as in "Password for the new admin".
+func readPassword(stdin io.Reader, prompts io.Writer, prompt string) (string, error) {
 	// isTerminal is importcmd.go's: a character device.
 	if f, ok := stdin.(*os.File); ok && isTerminal(f) {
-		fmt.Fprintf(prompts, "Password for the new admin (at least %d characters): ", web.MinPasswordLength)
+		fmt.Fprintf(prompts, "%s (at least %d characters): ", prompt, web.MinPasswordLength)
 		first, err := readHidden(f)
 		fmt.Fprintln(prompts)
 		if err != nil {

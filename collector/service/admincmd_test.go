@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shadowmap/shadowmap/collector"
 	"github.com/shadowmap/shadowmap/collector/store/sqlite"
 	"github.com/shadowmap/shadowmap/web"
 )
@@ -48,7 +49,10 @@ func TestAdminCommand(t *testing.T) {
 		want  string
 	}{
 		{"no subcommand", "", nil, "shadowmap admin create --email"},
-		{"other subcommand", "", []string{"delete"}, "shadowmap admin create --email"},
+		{"other subcommand", "", []string{"remove"}, "shadowmap admin create --email"},
+		{"list on no database", "", []string{"list"}, "database " + db},
+		{"delete on no database", "", []string{"delete", "--email", "it@example.com"}, "database " + db},
+		{"password on no database", "", []string{"password", "--email", "it@example.com", "--password-file", good}, "database " + db},
 		{"no email", "", []string{"create", "--password-file", good}, "--email"},
 		{"bad email", "", []string{"create", "--email", "not an email", "--password-file", good}, "plain email address"},
 		{"too short", "", []string{"create", "--email", "it@example.com", "--password-file", short}, "at least 12 characters"},
@@ -94,6 +98,108 @@ func TestAdminCommand(t *testing.T) {
 		if ok, err := web.VerifyPassword(a.PasswordHash, password); !ok || err != nil {
 			t.Errorf("%s: the stored hash does not verify the password (%v, %v)", email, ok, err)
 		}
+	}
+}
+
+// TestAdminManage runs `shadowmap admin list`, `delete` and `password`
+// against a real database file, in order: each step sees the last one's
+// result.
+func TestAdminManage(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	db := filepath.Join(dir, "shadowmap.db")
+	env := []string{"SHADOWMAP_DATABASE=" + db}
+	writeFile := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	newPassword := writeFile("new", "a brand new passphrase\n")
+	short := writeFile("short", "eleven char\n")
+
+	st, err := sqlite.Open(ctx, db, sqlite.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	created := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+	for i, email := range []string{"zed@example.com", "ann@example.com"} {
+		if err := web.CreateAdmin(ctx, st, email, "correct horse battery staple", created.Add(time.Duration(i)*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	annSession := []byte("0123456789abcdef0123456789abcdef")
+	zedSession := []byte("fedcba9876543210fedcba9876543210")
+	for email, tok := range map[string][]byte{"ann@example.com": annSession, "zed@example.com": zedSession} {
+		if err := st.CreateSession(ctx, collector.Session{TokenHash: tok, Email: email, CreatedAt: created}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	steps := []struct {
+		name    string
+		stdin   string
+		args    []string
+		wantOut []string // in this order
+		wantErr string
+	}{
+		{"list", "", []string{"list"}, []string{"EMAIL", "CREATED", "ann@example.com", "2026-11-02T10:00:00Z", "zed@example.com", "2026-11-02T09:00:00Z"}, ""},
+		{"list takes no email", "", []string{"list", "--email", "x@example.com"}, nil, "flag provided but not defined"},
+		{"delete without email", "", []string{"delete"}, nil, "--email"},
+		{"delete unknown", "", []string{"delete", "--email", "nobody@example.com"}, nil, "no admin nobody@example.com"},
+		{"password unknown", "", []string{"password", "--email", "nobody@example.com", "--password-file", newPassword}, nil, "no admin nobody@example.com"},
+		{"password too short", "", []string{"password", "--email", "ann@example.com", "--password-file", short}, nil, "at least 12 characters"},
+		{"password from file", "", []string{"password", "--email", "ANN@example.com", "--password-file", newPassword}, []string{"changed the password of ann@example.com"}, ""},
+		{"password on stdin", "piped password for zed\n", []string{"password", "--email", "zed@example.com"}, []string{"changed the password of zed@example.com"}, ""},
+		{"delete", "", []string{"delete", "--email", "Zed@Example.com"}, []string{"deleted admin zed@example.com"}, ""},
+		{"delete the last", "", []string{"delete", "--email", "ann@example.com"}, nil, "ann@example.com is the last admin"},
+		{"list after delete", "", []string{"list"}, []string{"ann@example.com"}, ""},
+	}
+	for _, tt := range steps {
+		var stdout, stderr bytes.Buffer
+		err := AdminCommand(strings.NewReader(tt.stdin), &stdout, &stderr, env).Run(tt.args)
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("%s: error %v, want one with %q", tt.name, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", tt.name, err)
+			continue
+		}
+		out := stdout.String()
+		rest := out
+		for _, w := range tt.wantOut {
+			i := strings.Index(rest, w)
+			if i < 0 {
+				t.Errorf("%s: output %q lacks %q (in order)", tt.name, out, w)
+				break
+			}
+			rest = rest[i+len(w):]
+		}
+		if strings.Contains(out, "argon2id") || strings.Contains(out, "passphrase") {
+			t.Errorf("%s: output shows a password or hash: %q", tt.name, out)
+		}
+	}
+
+	ann, err := st.Account(ctx, "ann@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := web.VerifyPassword(ann.PasswordHash, "a brand new passphrase"); !ok || err != nil {
+		t.Errorf("ann's new password does not verify (%v, %v)", ok, err)
+	}
+	if _, err := st.Session(ctx, annSession); !errors.Is(err, collector.ErrNotFound) {
+		t.Errorf("ann's session survived the password reset: %v", err)
+	}
+	if _, err := st.Account(ctx, "zed@example.com"); !errors.Is(err, collector.ErrNotFound) {
+		t.Errorf("zed survived delete: %v", err)
+	}
+	if list, err := st.ListAccounts(ctx); err != nil || len(list) != 1 {
+		t.Errorf("admins left: %+v, %v; want ann only", list, err)
 	}
 }
 

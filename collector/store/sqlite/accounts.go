@@ -233,3 +233,86 @@ func (s *Store) CreateFirstAccount(ctx context.Context, tokenHash []byte, at tim
 	}
 	return nil
 }
+
+// ListAccounts returns every admin, sorted by email, without hashes.
+func (s *Store) ListAccounts(ctx context.Context) ([]collector.Account, error) {
+	rows, err := s.readDB.QueryContext(ctx, "SELECT email, created_at FROM accounts ORDER BY email")
+	if err != nil {
+		return nil, fmt.Errorf("list accounts: %w", err)
+	}
+	defer rows.Close()
+	var out []collector.Account
+	for rows.Next() {
+		var a collector.Account
+		var created int64
+		if err := rows.Scan(&a.Email, &created); err != nil {
+			return nil, fmt.Errorf("list accounts: %w", err)
+		}
+		a.CreatedAt = fromMicros(created)
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list accounts: %w", err)
+	}
+	return out, nil
+}
+
+// DeleteAccount removes an admin and its sessions, unless it is the last.
+func (s *Store) DeleteAccount(ctx context.Context, email string) error {
+	email = normalEmail(email)
+	// The count and the delete share the writer's transaction, so two
+	// admins removing each other at once cannot leave none.
+	err := s.write(ctx, func(w *writeTx) error {
+		var exists, total int
+		if err := w.queryRow("SELECT count(*) FROM accounts WHERE email = ?", email).Scan(&exists); err != nil {
+			return err
+		}
+		if exists == 0 {
+			return collector.ErrNotFound
+		}
+		if err := w.queryRow("SELECT count(*) FROM accounts").Scan(&total); err != nil {
+			return err
+		}
+		if total <= 1 {
+			return collector.ErrLastAccount
+		}
+		// Explicit rather than left to ON DELETE CASCADE: the sign-out
+		// must not depend on the foreign_keys pragma.
+		if _, err := w.execSQL("DELETE FROM sessions WHERE email = ?", email); err != nil {
+			return err
+		}
+		_, err := w.execSQL("DELETE FROM accounts WHERE email = ?", email)
+		return err
+	}, nil)
+	if err != nil {
+		return fmt.Errorf("delete account %s: %w", email, err)
+	}
+	return nil
+}
+
+// SetPassword replaces an admin's password hash and ends its sessions.
+func (s *Store) SetPassword(ctx context.Context, email, passwordHash string) error {
+	email = normalEmail(email)
+	if passwordHash == "" {
+		return fmt.Errorf("set password of %s: empty password hash", email)
+	}
+	err := s.write(ctx, func(w *writeTx) error {
+		res, err := w.execSQL("UPDATE accounts SET password_hash = ? WHERE email = ?", passwordHash, email)
+		if err != nil {
+			return err
+		}
+		n, err := affected(res)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return collector.ErrNotFound
+		}
+		_, err = w.execSQL("DELETE FROM sessions WHERE email = ?", email)
+		return err
+	}, nil)
+	if err != nil {
+		return fmt.Errorf("set password of %s: %w", email, err)
+	}
+	return nil
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 
@@ -15,6 +16,8 @@ import (
 //   - Deleting nothing (an unknown session) is not an error.
 //   - CreateFirstAccount creates at most one admin however many requests
 //     race, and removes the setup token whenever the token was valid.
+//   - DeleteAccount never leaves the store without an admin, however
+//     many deletes race.
 
 func hashOf(s string) []byte {
 	h := sha256.Sum256([]byte(s))
@@ -173,5 +176,114 @@ func testSetupToken(t *testing.T, open func(t *testing.T) Stores) {
 	}
 	if _, err := s.Account(ctx, "late@example.com"); !errors.Is(err, collector.ErrNotFound) {
 		t.Errorf("refused setup stored its account: %v", err)
+	}
+}
+
+func testAccountAdmin(t *testing.T, open func(t *testing.T) Stores) {
+	s := open(t)
+	ctx := context.Background()
+	if list, err := s.ListAccounts(ctx); err != nil || len(list) != 0 {
+		t.Fatalf("ListAccounts of a fresh store = %v, %v", list, err)
+	}
+	for i, email := range []string{"Carol@example.com", "alice@example.com", "bob@example.com"} {
+		must(t, s.CreateAccount(ctx, collector.Account{Email: email, PasswordHash: testPasswordHash, CreatedAt: at(i)}), "create "+email)
+	}
+	list, err := s.ListAccounts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []collector.Account{
+		{Email: "alice@example.com", CreatedAt: at(1)},
+		{Email: "bob@example.com", CreatedAt: at(2)},
+		{Email: "carol@example.com", CreatedAt: at(0)},
+	}
+	if !slices.Equal(list, want) {
+		t.Errorf("ListAccounts = %+v, want %+v (by email, no hashes)", list, want)
+	}
+
+	// Sessions: two of alice's, one of bob's.
+	must(t, s.CreateSession(ctx, collector.Session{TokenHash: hashOf("alice-1"), Email: "alice@example.com", CreatedAt: at(3)}), "session")
+	must(t, s.CreateSession(ctx, collector.Session{TokenHash: hashOf("alice-2"), Email: "alice@example.com", CreatedAt: at(3)}), "session")
+	must(t, s.CreateSession(ctx, collector.Session{TokenHash: hashOf("bob-1"), Email: "bob@example.com", CreatedAt: at(3)}), "session")
+	gone := func(tokens ...string) {
+		t.Helper()
+		for _, tok := range tokens {
+			if _, err := s.Session(ctx, hashOf(tok)); !errors.Is(err, collector.ErrNotFound) {
+				t.Errorf("session %s: %v, want ErrNotFound", tok, err)
+			}
+		}
+	}
+	live := func(tokens ...string) {
+		t.Helper()
+		for _, tok := range tokens {
+			if _, err := s.Session(ctx, hashOf(tok)); err != nil {
+				t.Errorf("session %s: %v, want it alive", tok, err)
+			}
+		}
+	}
+
+	// A password reset drops every session of that admin only.
+	const newHash = "$argon2id$v=19$m=65536,t=3,p=4$bmV3c2FsdG5ld3NhbHQ$bmV3aGFzaG5ld2hhc2huZXdoYXNobmV3aGFzaG5ldw"
+	must(t, s.SetPassword(ctx, "ALICE@example.com", newHash), "set password")
+	if a, err := s.Account(ctx, "alice@example.com"); err != nil || a.PasswordHash != newHash || !a.CreatedAt.Equal(at(1)) {
+		t.Errorf("after SetPassword: %+v, %v; want the new hash and the same creation time", a, err)
+	}
+	gone("alice-1", "alice-2")
+	live("bob-1")
+	if err := s.SetPassword(ctx, "nobody@example.com", newHash); !errors.Is(err, collector.ErrNotFound) {
+		t.Errorf("SetPassword of an unknown admin: %v, want ErrNotFound", err)
+	}
+	if err := s.SetPassword(ctx, "bob@example.com", ""); err == nil {
+		t.Error("SetPassword stored an empty hash")
+	}
+	live("bob-1")
+
+	// Delete removes the account and its sessions.
+	must(t, s.DeleteAccount(ctx, "Bob@Example.com"), "delete bob")
+	if _, err := s.Account(ctx, "bob@example.com"); !errors.Is(err, collector.ErrNotFound) {
+		t.Errorf("deleted account: %v, want ErrNotFound", err)
+	}
+	gone("bob-1")
+	if err := s.DeleteAccount(ctx, "bob@example.com"); !errors.Is(err, collector.ErrNotFound) {
+		t.Errorf("deleting twice: %v, want ErrNotFound", err)
+	}
+	// The email is free again.
+	must(t, s.CreateAccount(ctx, collector.Account{Email: "bob@example.com", PasswordHash: testPasswordHash, CreatedAt: at(4)}), "create bob again")
+	must(t, s.DeleteAccount(ctx, "bob@example.com"), "delete bob again")
+
+	// Racing deletes of the last two admins: exactly one succeeds.
+	must(t, s.CreateSession(ctx, collector.Session{TokenHash: hashOf("carol-1"), Email: "carol@example.com", CreatedAt: at(5)}), "session")
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i, email := range []string{"alice@example.com", "carol@example.com"} {
+		wg.Go(func() { errs[i] = s.DeleteAccount(ctx, email) })
+	}
+	wg.Wait()
+	deleted := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			deleted++
+		case errors.Is(err, collector.ErrLastAccount):
+		default:
+			t.Errorf("racing delete: %v", err)
+		}
+	}
+	if deleted != 1 {
+		t.Fatalf("%d of two racing deletes succeeded, want 1", deleted)
+	}
+	list, err = s.ListAccounts(ctx)
+	if err != nil || len(list) != 1 {
+		t.Fatalf("after racing deletes: %+v, %v; want one admin left", list, err)
+	}
+	last := list[0].Email
+	if err := s.DeleteAccount(ctx, last); !errors.Is(err, collector.ErrLastAccount) {
+		t.Errorf("deleting the last admin: %v, want ErrLastAccount", err)
+	}
+	if has, err := s.HasAccounts(ctx); err != nil || !has {
+		t.Errorf("HasAccounts after a refused delete = %v, %v", has, err)
+	}
+	if last == "carol@example.com" {
+		live("carol-1")
 	}
 }

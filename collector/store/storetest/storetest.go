@@ -100,6 +100,7 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 		{"IdPApps", testIdPApps},
 		{"Grants", testGrants},
 		{"Accounts", testAccounts},
+		{"AccountAdmin", testAccountAdmin},
 		{"Sessions", testSessions},
 		{"SetupToken", testSetupToken},
 		{"AppNotes", testAppNotes},
