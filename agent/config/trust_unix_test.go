@@ -25,19 +25,16 @@ func TestUntrustedFiles(t *testing.T) {
 		name       string
 		configMode os.FileMode
 		configUID  int
-		configGID  int // a group-writable file of the root group is fine
 		secretMode os.FileMode
 		secretUID  int
-		secretGID  int
 		dirMode    os.FileMode // of the directory holding both files
 		setting    string      // of the Problem; "" for none
 		want       string      // in its message, {config} and {secret} replaced by the paths
 	}{
 		{name: "both root's, 0644 and 0600", configMode: 0o644, secretMode: 0o600, dirMode: 0o755},
 		{name: "both root's, 0600", configMode: 0o600, secretMode: 0o600, dirMode: 0o700},
-		{name: "both writable by the root group", configMode: 0o664, secretMode: 0o620, dirMode: 0o775},
 		{
-			name: "config file group-writable", configMode: 0o664, configGID: nobody, secretMode: 0o600, dirMode: 0o755,
+			name: "config file group-writable", configMode: 0o664, secretMode: 0o600, dirMode: 0o755,
 			setting: "config file",
 			want:    "{config} is writable by group or others (mode 0664): the agent runs as root and will not trust it; chmod 600 and chown root",
 		},
@@ -54,7 +51,7 @@ func TestUntrustedFiles(t *testing.T) {
 			setting: "config file", want: "which is writable by group or others (mode 0777)",
 		},
 		{
-			name: "enroll secret file group-writable", configMode: 0o644, secretMode: 0o620, secretGID: nobody, dirMode: 0o755,
+			name: "enroll secret file group-writable", configMode: 0o644, secretMode: 0o620, dirMode: 0o755,
 			setting: "enroll secret file", want: "{secret} is writable by group or others (mode 0620)",
 		},
 		{
@@ -70,8 +67,8 @@ func TestUntrustedFiles(t *testing.T) {
 			}
 			secret := writeFile(t, dir, "secret", "s3cret\n", tt.secretMode)
 			config := writeFile(t, dir, "agent.yaml", "collector_url: "+collector+"\nenroll_secret_file: "+secret+"\n", tt.configMode)
-			for path, owner := range map[string][2]int{secret: {tt.secretUID, tt.secretGID}, config: {tt.configUID, tt.configGID}} {
-				if err := os.Chown(path, owner[0], owner[1]); err != nil {
+			for path, uid := range map[string]int{secret: tt.secretUID, config: tt.configUID} {
+				if err := os.Chown(path, uid, uid); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
-	"slices"
 	"strconv"
 )
 
@@ -50,7 +49,7 @@ func checkFile(f *os.File, trusted int) error {
 		return &untrustedError{fmt.Sprintf("%s is owned by %s, not root: %s; chown root %s (and chmod 600)",
 			name, uidName(uid, ok), rootOnly, name)}
 	}
-	if perm := fi.Mode().Perm(); writableByOthers(fi) {
+	if perm := fi.Mode().Perm(); perm&0o022 != 0 {
 		return &untrustedError{fmt.Sprintf("%s is writable by group or others (mode %04o): %s; chmod 600 and chown root",
 			name, perm, rootOnly)}
 	}
@@ -101,7 +100,7 @@ func checkDirs(name, path string, trusted int) error {
 			return &untrustedError{fmt.Sprintf("%s is in %s, which is owned by %s, not root, who could replace the file: %s; chown root %s, or move the file to a directory only root can change",
 				name, dir, uidName(uid, ok), rootOnly, dir)}
 		}
-		if perm := di.Mode().Perm(); writableByOthers(di) {
+		if perm := di.Mode().Perm(); perm&0o022 != 0 {
 			if di.Mode()&fs.ModeSticky == 0 {
 				return &untrustedError{fmt.Sprintf("%s is in %s, which is writable by group or others (mode %04o), who could replace the file: %s; chmod go-w %s, or move the file to a directory only root can change",
 					name, dir, perm, rootOnly, dir)}
@@ -121,20 +120,6 @@ func checkDirs(name, path string, trusted int) error {
 		}
 		child = dir
 	}
-}
-
-// writableByOthers reports whether an account other than root, or than the
-// members of an admin group (who may act as root anyway), can write fi.
-func writableByOthers(fi fs.FileInfo) bool {
-	perm := fi.Mode().Perm()
-	if perm&0o002 != 0 {
-		return true
-	}
-	if perm&0o020 == 0 {
-		return false
-	}
-	gid, ok := ownerGID(fi)
-	return !ok || !slices.Contains(adminGroups(), gid)
 }
 
 // uidName is uid as people read it in an error: "uid 65534 (nobody)".

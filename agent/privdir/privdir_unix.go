@@ -61,15 +61,6 @@ func restrict(path string) error {
 }
 
 // ownerUID is the owner of the file fi describes.
-// ownerGID is the group of fi, when the file system tells it.
-func ownerGID(fi fs.FileInfo) (int, bool) {
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return -1, false
-	}
-	return int(st.Gid), true
-}
-
 func ownerUID(fi fs.FileInfo) (int, bool) {
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok {
