@@ -127,10 +127,18 @@ type packetSocket struct {
 	// filteredFrom is when the capture filter was attached; packets the
 	// kernel stamped before it were not filtered and are skipped. They
 	// would otherwise include the outgoing loopback copy the filter drops,
-	// and a name counted twice. Zero once a packet from after it was read:
-	// the ring is in arrival order.
+	// and a name counted twice. Zero once a packet from after it was read
+	// (the ring is in arrival order), or once unfilteredWindow has passed:
+	// the stamps are wall-clock time, and a clock stepped back right after
+	// the socket opened (NTP at boot or wake) must not make the capture
+	// drop packets for as long as the step.
 	filteredFrom time.Time
 }
+
+// unfilteredWindow bounds how long after the filter is attached packets can
+// still be unfiltered ones: they were queued in the ring before it, and a
+// ring block is handed over after blockTimeout at the latest.
+const unfilteredWindow = 4 * blockTimeout
 
 // linkType is raw IP: SOCK_DGRAM sockets strip the link header.
 func (p *packetSocket) linkType() layers.LinkType { return layers.LinkTypeRaw }
@@ -142,7 +150,8 @@ func (p *packetSocket) readPacket() ([]byte, time.Time, error) {
 			return nil, time.Time{}, errReadTimeout
 		}
 		if err == nil && !p.filteredFrom.IsZero() {
-			if ci.Timestamp.Before(p.filteredFrom) {
+			// time.Since reads the monotonic clock filteredFrom carries.
+			if ci.Timestamp.Before(p.filteredFrom) && time.Since(p.filteredFrom) < unfilteredWindow {
 				continue
 			}
 			p.filteredFrom = time.Time{}

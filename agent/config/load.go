@@ -216,7 +216,7 @@ func permWarning(path string) []string {
 // plist lives in /Library/Managed Preferences, which macOS keeps root's and
 // only MDM profiles write, so it needs no check of its own.
 func readLimited(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
+	f, err := openRegular(path)
 	if err != nil {
 		return nil, err
 	}
@@ -232,7 +232,7 @@ func readLimited(path string, limit int64) ([]byte, error) {
 // local user planted or can edit would send it to them. The check is made
 // on the opened file, so the file judged is the file read.
 func readTrusted(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
+	f, err := openRegular(path)
 	if err != nil {
 		return nil, err
 	}
@@ -241,6 +241,20 @@ func readTrusted(path string, limit int64) ([]byte, error) {
 		return nil, err
 	}
 	return readAll(f, limit)
+}
+
+// openRegular opens path for reading if it is a regular file. Opening a
+// FIFO would block the agent until some process writes to it, and a device
+// is no configuration: both are refused before the open.
+func openRegular(path string) (*os.File, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file (%s)", path, fi.Mode().Type())
+	}
+	return os.Open(path)
 }
 
 // readAll reads the rest of f, which must not exceed limit bytes.

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/shadowmap/shadowmap/internal/testenv"
@@ -113,5 +114,24 @@ func TestUntrustedFiles(t *testing.T) {
 			}
 			t.Log(found)
 		})
+	}
+}
+
+// TestConfigFileFIFO: a FIFO where the config file should be is refused at
+// once; opening it would block the agent until something wrote to it.
+func TestConfigFileFIFO(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "agent.yaml")
+	if err := syscall.Mkfifo(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := Load(Options{DefaultConfigPath: path})
+		done <- err
+	}()
+	err := <-done // a blocked open would hang here until the test times out
+	var ps Problems
+	if !errors.As(err, &ps) || !strings.Contains(err.Error(), "is not a regular file") {
+		t.Errorf("Load with a FIFO = %v, want a not-a-regular-file problem", err)
 	}
 }

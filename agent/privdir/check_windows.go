@@ -12,10 +12,12 @@ import (
 
 // CheckFile refuses a file that a privileged agent would take orders from
 // (its configuration, its enroll secret) when an account other than
-// SYSTEM, Administrators or the agent's own could have planted it or could
-// change it: its owner must be one of those (an owner can always rewrite
-// the DACL), and its DACL must not let anyone else write it, append to it,
-// or change its DACL or owner. The security descriptor is read through f's
+// SYSTEM or Administrators could have planted it or could change it: its
+// owner must be one of those (an owner can always rewrite the DACL), and
+// its DACL must not let anyone else write it, append to it, or change its
+// DACL or owner. The agent's own account is not trusted for itself: when
+// it is an elevated admin rather than SYSTEM, that admin's unelevated
+// programs can write files the account owns. The security descriptor is read through f's
 // handle, so the file judged is the one that was opened.
 //
 // Only the file is checked, not its folder: the MSI gives
@@ -25,7 +27,7 @@ import (
 // When the process is neither SYSTEM nor elevated (a developer's own run,
 // tests) there is nothing to protect and CheckFile returns nil.
 func CheckFile(f *os.File) error {
-	user, privileged, err := caller()
+	_, privileged, err := caller()
 	if err != nil {
 		return fmt.Errorf("check who can change %s: %w", f.Name(), err)
 	}
@@ -36,7 +38,6 @@ func CheckFile(f *os.File) error {
 	if err != nil {
 		return fmt.Errorf("check who can change %s: %w", f.Name(), err)
 	}
-	sec.user = user
 	return windowsProblem(f.Name(), sec, sidName)
 }
 

@@ -71,13 +71,18 @@ func (c Config) validateProxies(bad func(string, ...any)) {
 	}
 }
 
-// proxyAdvice warns about a prefix that trusts every address: then any
-// client can name the address the sign-in rate limit counts.
+// proxyAdvice warns about prefixes wider than a proxy needs. Any client
+// inside a trusted range may name any address in X-Forwarded-For, so a
+// range that holds clients (an office or VPN network, 10.0.0.0/8) lets them
+// pick their own sign-in rate-limit bucket; /0 trusts everyone.
 func (c Config) proxyAdvice() []string {
 	var w []string
 	for _, p := range c.TrustedProxyPrefixes() {
-		if p.Bits() == 0 {
+		switch {
+		case p.Bits() == 0:
 			w = append(w, fmt.Sprintf("trusted_proxies has %s: every client is trusted to say where it comes from, so none is held to the sign-in rate limit; list the proxies' own addresses", p))
+		case (p.Addr().Is4() && p.Bits() < 24) || (p.Addr().Is6() && p.Bits() < 64):
+			w = append(w, fmt.Sprintf("trusted_proxies has %s, a range wider than a proxy needs: a client inside it can name any address to the sign-in rate limit; list the proxies' own addresses", p))
 		}
 	}
 	return w

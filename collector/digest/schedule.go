@@ -119,8 +119,12 @@ func (s *Scheduler) Tick(ctx context.Context) (Result, error) {
 		status, errMsg = collector.DigestStatusFailed, sendErr.Error()
 	}
 	// The log is written even for a quiet week left unsent, so the
-	// next Tick does not build the digest again every hour.
-	logErr := s.Log.RecordDigestSend(ctx, res.Week, to, status, errMsg)
+	// next Tick does not build the digest again every hour. A failed
+	// SMTP attempt was logged by deliver, each on its own row.
+	var logErr error
+	if sendErr == nil || res.Attempts == 0 {
+		logErr = s.Log.RecordDigestSend(ctx, res.Week, to, status, errMsg)
+	}
 	run.FinishedAt = s.now()
 	run.Events = int64(len(to))
 	if res.Sent {
@@ -172,23 +176,28 @@ func (s *Scheduler) deliver(ctx context.Context, week Week, now time.Time, res *
 	if send == nil {
 		send = Send
 	}
-	// Logged before the first byte goes out: if the collector dies
-	// before the outcome is logged, the next Tick finds this row last and
-	// does not send a second copy.
-	if err := s.Log.RecordDigestSend(ctx, week.ISO(), to, collector.DigestStatusSending, ""); err != nil {
-		return to, fmt.Errorf("digest: log the send: %w", err)
-	}
 	for i := range Attempts {
 		if i > 0 {
 			if serr := s.sleep(ctx, Backoff[min(i-1, len(Backoff)-1)]); serr != nil {
 				return to, errors.Join(err, serr)
 			}
 		}
+		// Each attempt is logged as sending before its first byte goes
+		// out, and as failed when it ends in an error: only an exchange
+		// cut off by the collector stopping is left at sending, for the
+		// next Tick to settle as in doubt. A stop during a backoff wait
+		// leaves a failed row, and the next Tick simply tries again.
+		if lerr := s.Log.RecordDigestSend(ctx, week.ISO(), to, collector.DigestStatusSending, ""); lerr != nil {
+			return to, errors.Join(err, fmt.Errorf("digest: log the send: %w", lerr))
+		}
 		res.Attempts++
 		err = send(ctx, s.Config.SMTP, s.Config.From, to, m)
 		if err == nil {
 			res.Sent = true
 			return to, nil
+		}
+		if lerr := s.Log.RecordDigestSend(ctx, week.ISO(), to, collector.DigestStatusFailed, err.Error()); lerr != nil {
+			return to, errors.Join(err, fmt.Errorf("digest: log the failed send: %w", lerr))
 		}
 		// Wrong credentials or a TLS mismatch will not fix themselves
 		// in minutes; the next hourly Tick tries again.

@@ -309,3 +309,35 @@ func TestSchedulerStoppedMidSend(t *testing.T) {
 		t.Errorf("next week's tick = %+v, %v; want sent", res, err)
 	}
 }
+
+// TestSchedulerStoppedDuringBackoff: the collector stops while waiting to
+// retry a refused attempt. Nothing was handed over, so the week is not in
+// doubt: after the restart the next Tick sends it.
+func TestSchedulerStoppedDuringBackoff(t *testing.T) {
+	f := newFixture(t, serverOpts{tls: config.SMTPNoTLS, refuse: 1})
+	f.clock.t = f.clock.t.Add(2 * time.Hour)
+	s := f.scheduler(config.SMTPNoTLS, "", "", false, true)
+	s.Sleep = func(context.Context, time.Duration) error {
+		runtime.Goexit() // the process ends during the backoff wait
+		return nil
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.Tick(t.Context())
+	}()
+	<-done
+	if n := len(f.server.messages()); n != 0 {
+		t.Fatalf("%d messages before the restart, want 0 (the one attempt was refused)", n)
+	}
+
+	f.store.Close()
+	f.store = openStore(t, f.path)
+	res, err := f.scheduler(config.SMTPNoTLS, "", "", false, true).Tick(t.Context())
+	if err != nil || !res.Sent {
+		t.Fatalf("Tick after the restart = %+v, %v; want sent", res, err)
+	}
+	if n := len(f.server.messages()); n != 1 {
+		t.Errorf("%d messages, want 1", n)
+	}
+}
