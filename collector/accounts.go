@@ -20,6 +20,12 @@ var ErrAccountExists = errors.New("admin account already exists")
 // link only appears while no admin exists, after a restart.
 var ErrLastAccount = errors.New("the last admin account cannot be deleted")
 
+// ErrPasswordChanged is returned by CreateSession when the account's
+// password hash is no longer the one the sign-in verified: a reset landed
+// between the (slow) password check and the session insert, and must sign
+// that browser out like every other.
+var ErrPasswordChanged = errors.New("the admin's password changed during sign-in")
+
 // Account is a local admin of the web view.
 type Account struct {
 	// Email is the sign-in name; stores keep it lowercase and compare it
@@ -39,6 +45,10 @@ type Session struct {
 	// LastSeenAt is the last request of the session (at a coarse grain:
 	// the web view does not write on every request); idle expiry reads it.
 	LastSeenAt time.Time
+	// PasswordHash is, for CreateSession only, the account's password
+	// hash the sign-in verified; "" for sign-ins without a password
+	// (OIDC). It is not stored: Session leaves it empty.
+	PasswordHash string
 }
 
 // AccountStore keeps admin accounts, sessions and the setup token.
@@ -65,7 +75,11 @@ type AccountStore interface {
 	SetPassword(ctx context.Context, email, passwordHash string) error
 
 	// CreateSession stores a new session. ErrNotFound when its account
-	// does not exist.
+	// does not exist; ErrPasswordChanged when s.PasswordHash is set and
+	// the account's hash differs. Both are checked in the transaction of
+	// the insert, so a SetPassword or DeleteAccount that ran after the
+	// caller checked the password leaves no session behind; nothing is
+	// stored on either error.
 	CreateSession(ctx context.Context, s Session) error
 	// Session returns the session with the token hash; ErrNotFound when
 	// none.

@@ -412,7 +412,7 @@ func (a *authHandlers) signin(w http.ResponseWriter, r *http.Request) {
 		a.s.fail(w, r, errors.New("web: sign-in without an account store"))
 		return
 	}
-	ok, err := a.s.checkCredentials(r.Context(), email, password)
+	verified, ok, err := a.s.checkCredentials(r.Context(), email, password)
 	if err != nil {
 		a.s.fail(w, r, err)
 		return
@@ -423,7 +423,14 @@ func (a *authHandlers) signin(w http.ResponseWriter, r *http.Request) {
 		a.renderSignin(w, r, http.StatusUnprocessableEntity, v)
 		return
 	}
-	if err := a.s.startSession(w, r, email); err != nil {
+	err = a.s.startPasswordSession(w, r, email, verified)
+	if errors.Is(err, collector.ErrPasswordChanged) || errors.Is(err, collector.ErrNotFound) {
+		a.s.log.Info("web: sign-in lost a race with a password reset or account removal", "email", email, "client", clientKey(r))
+		v.Error = "The password of this account was just changed or the account removed. Sign in again."
+		a.renderSignin(w, r, http.StatusConflict, v)
+		return
+	}
+	if err != nil {
 		a.s.fail(w, r, err)
 		return
 	}
@@ -431,34 +438,49 @@ func (a *authHandlers) signin(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, v.Next, http.StatusSeeOther)
 }
 
-// checkCredentials verifies a password. An unknown email is checked
-// against a dummy hash, so the answer takes as long either way.
-func (s *Server) checkCredentials(ctx context.Context, email, password string) (bool, error) {
+// checkCredentials verifies a password and returns the hash it matched,
+// for startPasswordSession. An unknown email is checked against a dummy
+// hash, so the answer takes as long either way.
+func (s *Server) checkCredentials(ctx context.Context, email, password string) (verifiedHash string, ok bool, err error) {
 	acct, err := s.opts.Accounts.Account(ctx, email)
 	encoded := acct.PasswordHash
 	switch {
 	case errors.Is(err, collector.ErrNotFound):
 		encoded = dummyHash()
 	case err != nil:
-		return false, fmt.Errorf("web: read account: %w", err)
+		return "", false, fmt.Errorf("web: read account: %w", err)
 	}
 	match, err := verifyPasswordCtx(ctx, encoded, password)
 	if err != nil {
-		return false, fmt.Errorf("web: check password of %s: %w", email, err)
+		return "", false, fmt.Errorf("web: check password of %s: %w", email, err)
 	}
-	return match && acct.Email != "", nil
+	if !match || acct.Email == "" {
+		return "", false, nil
+	}
+	return encoded, true, nil
 }
 
-// startSession creates a session for email and sets its cookie. Every
-// sign-in gets a new token, so a token planted before sign-in is useless.
+// startSession creates a session for email, signed in without a password
+// (OIDC), and sets its cookie.
 func (s *Server) startSession(w http.ResponseWriter, r *http.Request, email string) error {
+	return s.startPasswordSession(w, r, email, "")
+}
+
+// startPasswordSession creates a session for email and sets its cookie.
+// Every sign-in gets a new token, so a token planted before sign-in is
+// useless. verifiedHash is the password hash the sign-in checked: the
+// store refuses the session (collector.ErrPasswordChanged) when a reset
+// replaced it meanwhile, since the reset already signed this account out
+// everywhere and a session made after it would survive it. No cookie is
+// set then.
+func (s *Server) startPasswordSession(w http.ResponseWriter, r *http.Request, email, verifiedHash string) error {
 	token, err := newToken()
 	if err != nil {
 		return err
 	}
 	now := s.opts.Now()
 	if err := s.opts.Accounts.CreateSession(r.Context(), collector.Session{
-		TokenHash: tokenHash(token), Email: email, CreatedAt: now, LastSeenAt: now,
+		TokenHash: tokenHash(token), Email: email, CreatedAt: now, LastSeenAt: now, PasswordHash: verifiedHash,
 	}); err != nil {
 		return fmt.Errorf("web: create session: %w", err)
 	}
@@ -631,7 +653,13 @@ func (a *authHandlers) setup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.s.log.Info("web: first admin created with the setup link", "email", normal, "client", clientKey(r))
-	if err := a.s.startSession(w, r, normal); err != nil {
+	err = a.s.startPasswordSession(w, r, normal, hash)
+	if errors.Is(err, collector.ErrPasswordChanged) || errors.Is(err, collector.ErrNotFound) {
+		// The admin exists; only this browser's session was refused.
+		http.Redirect(w, r, "/signin", http.StatusSeeOther)
+		return
+	}
+	if err != nil {
 		a.s.fail(w, r, err)
 		return
 	}

@@ -668,3 +668,152 @@ func TestCreateAdmin(t *testing.T) {
 		t.Errorf("stored hash does not verify: %v %v", ok, err)
 	}
 }
+
+// raceStore runs race right before a CreateSession reaches the store: it
+// stands for a `shadowmap admin password` or a removal that lands while a
+// sign-in is still checking the password.
+type raceStore struct {
+	*sqlite.Store
+	race func(ctx context.Context) error
+	// tried is the token hash of every session asked for.
+	tried [][]byte
+}
+
+func (s *raceStore) CreateSession(ctx context.Context, sess collector.Session) error {
+	s.tried = append(s.tried, sess.TokenHash)
+	if race := s.race; race != nil {
+		s.race = nil // once: the browser's next try signs in undisturbed
+		if err := race(ctx); err != nil {
+			return err
+		}
+	}
+	return s.Store.CreateSession(ctx, sess)
+}
+
+// raceServer is a Server over f's store wrapped in a raceStore.
+func (f *authFixture) raceServer(t *testing.T) (*Server, *raceStore) {
+	t.Helper()
+	rs := &raceStore{Store: f.store}
+	srv, err := New(Options{Accounts: rs, Now: f.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.mux.HandleFunc("/test-private", srv.signedIn(func(w http.ResponseWriter, r *http.Request, sess session) {
+		fmt.Fprintf(w, "private page of %s", sess.Email)
+	}))
+	return srv, rs
+}
+
+func TestSignInRacesPasswordChange(t *testing.T) {
+	t.Parallel()
+	const newPassword = "a brand new admin password"
+	tests := []struct {
+		name string
+		race func(ctx context.Context, f *authFixture) error
+		// status and want describe the racing sign-in; after it the
+		// browser signs in again with password.
+		status   int
+		want     string
+		password string
+	}{
+		{"no race", nil, http.StatusSeeOther, "", authTestPassword},
+		{"password reset", func(ctx context.Context, f *authFixture) error {
+			hash, err := HashPassword(newPassword)
+			if err != nil {
+				return err
+			}
+			return f.store.SetPassword(ctx, authTestEmail, hash)
+		}, http.StatusConflict, "was just changed", newPassword},
+		{"account removed", func(ctx context.Context, f *authFixture) error {
+			return f.store.DeleteAccount(ctx, authTestEmail)
+		}, http.StatusConflict, "was just changed or the account removed", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := newAuthFixture(t, false, false)
+			// Another admin, so the removal is allowed.
+			if err := CreateAdmin(context.Background(), f.store, "other@example.com", authTestPassword, f.clock.Now()); err != nil {
+				t.Fatal(err)
+			}
+			srv, rs := f.raceServer(t)
+			if tt.race != nil {
+				rs.race = func(ctx context.Context) error { return tt.race(ctx, f) }
+			}
+			b := &authBrowser{t: t, h: srv.Handler(), remote: "192.0.2.1:4000", cookies: map[string]*http.Cookie{}}
+			rec := b.signIn(authTestEmail, authTestPassword, "/")
+			if rec.Code != tt.status || !strings.Contains(rec.Body.String(), tt.want) {
+				t.Fatalf("racing sign-in: %d, want %d with %q\n%s", rec.Code, tt.status, tt.want, rec.Body)
+			}
+			if len(rs.tried) != 1 {
+				t.Fatalf("%d sessions asked for, want 1", len(rs.tried))
+			}
+			_, err := f.store.Session(context.Background(), rs.tried[0])
+			if tt.status == http.StatusSeeOther {
+				if err != nil {
+					t.Fatalf("session of an undisturbed sign-in: %v", err)
+				}
+				if page := b.get("/test-private"); page.Code != http.StatusOK {
+					t.Errorf("private page after sign-in: %d", page.Code)
+				}
+				return
+			}
+			if !errors.Is(err, collector.ErrNotFound) {
+				t.Errorf("the racing sign-in stored a session: %v", err)
+			}
+			if b.cookies[sessionCookieName] != nil {
+				t.Error("the racing sign-in set a session cookie")
+			}
+			if page := b.get("/test-private"); page.Code != http.StatusSeeOther {
+				t.Errorf("private page after the racing sign-in: %d, want a redirect to sign in", page.Code)
+			}
+			// The old password is dead; the new one works.
+			if rec := b.signIn(authTestEmail, authTestPassword, "/"); rec.Code != http.StatusUnprocessableEntity {
+				t.Errorf("sign-in with the old password after the race: %d, want 422", rec.Code)
+			}
+			if tt.password != "" {
+				if rec := b.signIn(authTestEmail, tt.password, "/"); rec.Code != http.StatusSeeOther {
+					t.Errorf("sign-in with the new password: %d\n%s", rec.Code, rec.Body)
+				}
+			}
+		})
+	}
+}
+
+func TestSetupRacesPasswordChange(t *testing.T) {
+	t.Parallel()
+	f := newAuthFixture(t, false, true)
+	ctx := context.Background()
+	srv, rs := f.raceServer(t)
+	rs.race = func(ctx context.Context) error {
+		hash, err := HashPassword("a brand new admin password")
+		if err != nil {
+			return err
+		}
+		return f.store.SetPassword(ctx, "first@example.com", hash)
+	}
+	link, err := srv.SetupLink(ctx, "http://127.0.0.1:8080")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := strings.TrimPrefix(link, "http://127.0.0.1:8080")
+	b := &authBrowser{t: t, h: srv.Handler(), remote: "192.0.2.1:4000", cookies: map[string]*http.Cookie{}}
+	page := b.get(path)
+	rec := b.post("/setup", url.Values{"csrf": {authFormCSRF(t, page.Body.String())}, "token": {strings.TrimPrefix(path, "/setup?token=")},
+		"email": {"first@example.com"}, "password": {authTestPassword}, "confirm": {authTestPassword}})
+	if rec.Code != http.StatusSeeOther || rec.Header().Get("Location") != "/signin" {
+		t.Fatalf("setup racing a reset: %d to %q, want a redirect to sign in\n%s", rec.Code, rec.Header().Get("Location"), rec.Body)
+	}
+	if b.cookies[sessionCookieName] != nil {
+		t.Error("setup racing a reset set a session cookie")
+	}
+	if len(rs.tried) != 1 {
+		t.Fatalf("%d sessions asked for, want 1", len(rs.tried))
+	}
+	if _, err := f.store.Session(ctx, rs.tried[0]); !errors.Is(err, collector.ErrNotFound) {
+		t.Errorf("setup racing a reset stored a session: %v", err)
+	}
+	if _, err := f.store.Account(ctx, "first@example.com"); err != nil {
+		t.Errorf("the admin made by setup: %v", err)
+	}
+}

@@ -87,9 +87,26 @@ func (s *Store) CreateSession(ctx context.Context, sess collector.Session) error
 	if sess.LastSeenAt.IsZero() {
 		sess.LastSeenAt = sess.CreatedAt
 	}
+	email := normalEmail(sess.Email)
 	err := s.write(ctx, func(w *writeTx) error {
-		_, err := w.execSQL("INSERT INTO sessions (token_hash, email, created_at, last_seen_at) VALUES (?, ?, ?, ?)",
-			sess.TokenHash, normalEmail(sess.Email), toMicros(sess.CreatedAt), toMicros(sess.LastSeenAt))
+		// Checked here, in the writer's transaction, rather than trusted
+		// from the caller's earlier read: a password reset or a delete
+		// between the two would otherwise be undone by this insert. The
+		// explicit lookup also keeps the answer independent of the
+		// foreign_keys pragma.
+		var stored string
+		err := w.queryRow("SELECT password_hash FROM accounts WHERE email = ?", email).Scan(&stored)
+		if errors.Is(err, sql.ErrNoRows) {
+			return collector.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if sess.PasswordHash != "" && sess.PasswordHash != stored {
+			return collector.ErrPasswordChanged
+		}
+		_, err = w.execSQL("INSERT INTO sessions (token_hash, email, created_at, last_seen_at) VALUES (?, ?, ?, ?)",
+			sess.TokenHash, email, toMicros(sess.CreatedAt), toMicros(sess.LastSeenAt))
 		if isForeignKeyError(err) {
 			return collector.ErrNotFound
 		}

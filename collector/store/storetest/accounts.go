@@ -106,6 +106,52 @@ func testSessions(t *testing.T, open func(t *testing.T) Stores) {
 	if err := s.CreateSession(ctx, collector.Session{Email: "it@example.com"}); err == nil {
 		t.Error("a session without a token hash was stored")
 	}
+	testSessionPasswordCheck(t, open(t))
+}
+
+// testSessionPasswordCheck: a session carrying the password hash its
+// sign-in verified is stored only while the account still has that hash,
+// so a reset or a delete that lands during a sign-in is not undone by it.
+func testSessionPasswordCheck(t *testing.T, s Stores) {
+	ctx := context.Background()
+	const newHash = "$argon2id$v=19$m=65536,t=3,p=4$bmV3c2FsdG5ld3NhbHQ$bmV3aGFzaG5ld2hhc2huZXdoYXNobmV3aGFzaG5ldw"
+	for _, email := range []string{"alice@example.com", "bob@example.com", "carol@example.com"} {
+		must(t, s.CreateAccount(ctx, collector.Account{Email: email, PasswordHash: testPasswordHash, CreatedAt: at(0)}), "create "+email)
+	}
+	// alice's password is reset and carol is removed after their sign-ins
+	// checked testPasswordHash.
+	must(t, s.SetPassword(ctx, "alice@example.com", newHash), "set password")
+	must(t, s.DeleteAccount(ctx, "carol@example.com"), "delete carol")
+	tests := []struct {
+		name, email, hash string
+		want              error
+	}{
+		{"stale hash after a reset", "alice@example.com", testPasswordHash, collector.ErrPasswordChanged},
+		{"current hash", "alice@example.com", newHash, nil},
+		{"current hash, other case email", "Alice@Example.com", newHash, nil},
+		{"no hash skips the check", "alice@example.com", "", nil},
+		{"unchanged account", "bob@example.com", testPasswordHash, nil},
+		{"deleted account", "carol@example.com", testPasswordHash, collector.ErrNotFound},
+		{"deleted account, no hash", "carol@example.com", "", collector.ErrNotFound},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tok := hashOf("check " + tt.name)
+			err := s.CreateSession(ctx, collector.Session{TokenHash: tok, Email: tt.email, CreatedAt: at(1), PasswordHash: tt.hash})
+			if !errors.Is(err, tt.want) || (tt.want != nil && err == nil) {
+				t.Fatalf("CreateSession: %v, want %v", err, tt.want)
+			}
+			got, err := s.Session(ctx, tok)
+			switch {
+			case tt.want != nil && !errors.Is(err, collector.ErrNotFound):
+				t.Errorf("refused session was stored: %+v, %v", got, err)
+			case tt.want == nil && err != nil:
+				t.Errorf("stored session: %v", err)
+			case tt.want == nil && got.PasswordHash != "":
+				t.Errorf("Session returned PasswordHash %q, want it left empty", got.PasswordHash)
+			}
+		})
+	}
 }
 
 func testSetupToken(t *testing.T, open func(t *testing.T) Stores) {
