@@ -65,8 +65,10 @@ type fileRun struct {
 
 // Import reads every file. users.list files are read first, so tokens of
 // any file can be named by email. A file that cannot be read stops the
-// import with an error naming it; rows stored before stay, and their
-// dedupe keys make importing the file again harmless.
+// import with an error naming it; rows stored before stay, with the
+// revokes they hold, and their dedupe keys make importing the file again
+// harmless. A token audit export with a time whose UTC offset it does not
+// give is refused whole, before any of its rows is stored.
 func (f *FileImporter) Import(ctx context.Context, env *sources.Env) error {
 	run := &fileRun{env: env, userIDs: map[string]string{}, revokes: map[grantKey]event{}, b: newBatch()}
 	type loaded struct {
@@ -109,6 +111,11 @@ func (f *FileImporter) Import(ctx context.Context, env *sources.Env) error {
 			err = run.flush(ctx)
 		}
 		if err != nil {
+			// The files before this one are stored: their revokes end
+			// their grants now, not at the next import that gets through.
+			if rerr := applyRevokes(ctx, env, run.revokes); rerr != nil {
+				return errors.Join(fmt.Errorf("%s: %w", file.path, err), fmt.Errorf("google token revokes: %w", rerr))
+			}
 			return fmt.Errorf("%s: %w", file.path, err)
 		}
 	}
@@ -199,11 +206,14 @@ func detect(text string) (fileKind, error) {
 	return kindUnknown, errors.New("not a Google export: want the OAuth token audit log (Event, Date, User, App name, Client ID, Scope) or accessed apps (App name, Client ID, Users, Scopes) CSV, or an API response in JSON")
 }
 
+// colDateUTC is a date column whose name says its zone-less times are UTC.
+const colDateUTC = "Date (UTC)"
+
 // The column names of the Admin console exports, and the names
 // spreadsheets and older consoles use for them.
 var (
 	colEvent     = []string{"Event", "Event name", "Event Name", "Action"}
-	colDate      = []string{"Date", "Time", "Timestamp", "Date (UTC)"}
+	colDate      = []string{"Date", "Time", "Timestamp", colDateUTC}
 	colUser      = []string{"User", "Actor", "User email", "Email", "Actor email"}
 	colAppName   = []string{"App name", "Application name", "App", "Application", "OAuth app name"}
 	colClientID  = []string{"Client ID", "OAuth client ID", "ID", "App ID"}
@@ -316,9 +326,17 @@ func decodeTokens(data []byte) ([]*directory.Token, error) {
 }
 
 // tokenAuditCSV imports the Admin console's OAuth token audit log export.
+// A time whose UTC offset the file does not give refuses the whole file
+// before anything of it is stored: guessing would key the grant to the
+// wrong second, so the same grant from the Reports API would be stored a
+// second time, at a wrong time.
 func (r *fileRun) tokenAuditCSV(ctx context.Context, text string) error {
 	c, err := sources.NewCSV(strings.NewReader(text))
 	if err != nil {
+		return err
+	}
+	column, zoneless := auditDateColumn(c)
+	if err := checkAuditTimes(text, column, zoneless); err != nil {
 		return err
 	}
 	var bad int
@@ -331,7 +349,10 @@ func (r *fileRun) tokenAuditCSV(ctx context.Context, text string) error {
 			return err
 		}
 		r.env.Progress.AddEvents(1)
-		e, ok := auditRow(row)
+		e, ok, err := auditRow(row, zoneless)
+		if err != nil {
+			return fmt.Errorf("line %d: %w", row.Line, err)
+		}
 		if !ok {
 			bad++
 			continue
@@ -347,14 +368,61 @@ func (r *fileRun) tokenAuditCSV(ctx context.Context, text string) error {
 	return nil
 }
 
+// auditDateColumn is the name of the date column a token audit export's
+// rows are read from, and the zone its zone-less times are in: UTC when
+// that column says so in its name, else nil (such times are refused).
+func auditDateColumn(c *sources.CSV) (string, *time.Location) {
+	for _, name := range colDate {
+		if c.Has(name) {
+			if name == colDateUTC {
+				return name, time.UTC
+			}
+			return name, nil
+		}
+	}
+	return colDate[0], nil
+}
+
+// checkAuditTimes reads the date column of every row first, so that a
+// file with a time of unknown offset is refused whole rather than stored
+// up to that row.
+func checkAuditTimes(text, column string, zoneless *time.Location) error {
+	c, err := sources.NewCSV(strings.NewReader(text))
+	if err != nil {
+		return err
+	}
+	for {
+		row, err := c.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		_, err = parseExportTime(row.Get(colDate...), zoneless)
+		if !errors.Is(err, errUnknownOffset) {
+			continue
+		}
+		fix := "export the log again with times in UTC or with their UTC offset (like 2026-11-12T09:15:02Z or 2026-11-12T01:15:02-08:00)"
+		if errors.Is(err, errNoZone) {
+			fix += `, or, if every time in the column is UTC, rename the column "` + colDateUTC + `"`
+		}
+		return fmt.Errorf("line %d, column %q: %w; nothing from this file was imported: %s", row.Line, column, err, fix)
+	}
+}
+
 // auditRow reads one row of the token audit export. Rows of other events
 // (activity, request, deny) come back with their name, and add ignores
-// them.
-func auditRow(row sources.Row) (event, bool) {
-	when, ok := parseExportTime(row.Get(colDate...))
+// them. A row without a usable date or user is not ok; a time with no
+// known UTC offset is an error.
+func auditRow(row sources.Row, zoneless *time.Location) (event, bool, error) {
+	when, err := parseExportTime(row.Get(colDate...), zoneless)
+	if errors.Is(err, errUnknownOffset) {
+		return event{}, false, err
+	}
 	person := strings.ToLower(row.Get(colUser...))
-	if !ok || !strings.Contains(person, "@") {
-		return event{}, false
+	if err != nil || !strings.Contains(person, "@") {
+		return event{}, false, nil
 	}
 	name := strings.ToLower(strings.Join(strings.Fields(row.Get(colEvent...)), "_"))
 	switch name {
@@ -375,30 +443,143 @@ func auditRow(row sources.Row) (event, bool) {
 	// evidence key is tokenEvidenceKey's, shared with the API's events.
 	sum := sha256.Sum256([]byte(strings.Join([]string{when.Format(time.RFC3339Nano), person, name, e.ClientID, strings.Join(e.Scopes, " ")}, "\x00")))
 	e.Key = hex.EncodeToString(sum[:12])
-	return e, true
+	return e, true, nil
 }
 
-// parseExportTime reads the Date column of an Admin console export:
-// RFC 3339 (what the export writes), or the forms spreadsheets resave it
-// in; a time without a zone is UTC.
-func parseExportTime(s string) (time.Time, bool) {
+// errUnknownOffset marks a date that reads as a time but does not say
+// which instant it is: the file must be exported again, not skipped row
+// by row.
+var errUnknownOffset = errors.New("the time does not give its UTC offset")
+
+// errNoZone is errUnknownOffset for a time with no zone at all.
+var errNoZone = fmt.Errorf("%w: it has no time zone", errUnknownOffset)
+
+// errNotATime marks a value that is no date at all; its row is skipped.
+var errNotATime = errors.New("not a date and time")
+
+// parseExportTime reads the Date column of an Admin console export: RFC
+// 3339 (what the export writes), or a form spreadsheets resave it in,
+// followed by a zone that fixes the offset: UTC, GMT, Z, a number
+// ("-0800", "+01:00") or GMT/UTC with one ("GMT-8", "UTC+05:30").
+//
+// Zone abbreviations (PST, CET, IST) are refused: they are ambiguous, and
+// Go's time.Parse reads one it does not know as offset zero. A time with
+// no zone is read in zoneless, or refused when zoneless is nil. Both
+// refusals wrap errUnknownOffset; a value that is no date wraps
+// errNotATime.
+func parseExportTime(s string, zoneless *time.Location) (time.Time, error) {
 	s = strings.TrimSpace(s)
+	if s == "" {
+		return time.Time{}, fmt.Errorf("%w: empty", errNotATime)
+	}
+	// Layouts that carry their UTC offset as a number or Z.
 	for _, layout := range []string{
 		time.RFC3339Nano,
 		"2006-01-02 15:04:05Z07:00",
+		"2006-01-02T15:04:05Z0700",
+		"2006-01-02 15:04:05Z0700",
+	} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	if _, ok := parseLocal(s, time.UTC); ok {
+		if zoneless == nil {
+			return time.Time{}, fmt.Errorf("%q: %w", s, errNoZone)
+		}
+		t, _ := parseLocal(s, zoneless)
+		return t.UTC(), nil
+	}
+	base, zone, found := cutLast(s)
+	if !found {
+		return time.Time{}, fmt.Errorf("%q: %w", s, errNotATime)
+	}
+	if _, ok := parseLocal(base, time.UTC); !ok {
+		return time.Time{}, fmt.Errorf("%q: %w", s, errNotATime)
+	}
+	loc, ok := zoneOffset(zone)
+	if !ok {
+		return time.Time{}, fmt.Errorf("%q: %w: %q is not UTC, GMT or a numeric offset, and abbreviations like it name different offsets in different places", s, errUnknownOffset, zone)
+	}
+	t, _ := parseLocal(base, loc)
+	return t.UTC(), nil
+}
+
+// parseLocal reads s in loc, in one of the zone-less forms spreadsheets
+// resave the Date column in, or the console's display form before its
+// zone.
+func parseLocal(s string, loc *time.Location) (time.Time, bool) {
+	for _, layout := range []string{
 		"2006-01-02T15:04:05",
 		"2006-01-02 15:04:05",
 		"2006-01-02 15:04",
-		"Jan 2, 2006, 3:04:05 PM MST",
 		"Jan 2, 2006, 3:04:05 PM",
 		"01/02/2006 15:04:05",
 		"1/2/2006 15:04",
 	} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t.UTC(), true
+		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
+			return t, true
 		}
 	}
 	return time.Time{}, false
+}
+
+// cutLast splits s at its last space: the time, then its zone.
+func cutLast(s string) (before, after string, found bool) {
+	i := strings.LastIndexByte(s, ' ')
+	if i < 0 {
+		return "", "", false
+	}
+	return strings.TrimSpace(s[:i]), s[i+1:], true
+}
+
+// zoneOffset is the fixed zone a zone word names: UTC, GMT or Z, a
+// numeric offset ("+0100", "-08:00"), or UTC/GMT followed by one ("GMT+1",
+// "UTC-08:00"); false for anything else.
+func zoneOffset(zone string) (*time.Location, bool) {
+	upper := strings.ToUpper(zone)
+	switch upper {
+	case "UTC", "GMT", "Z":
+		return time.UTC, true
+	}
+	num := upper
+	if rest, ok := strings.CutPrefix(upper, "UTC"); ok {
+		num = rest
+	} else if rest, ok := strings.CutPrefix(upper, "GMT"); ok {
+		num = rest
+	}
+	if len(num) < 2 || (num[0] != '+' && num[0] != '-') {
+		return nil, false
+	}
+	sign, digits := num[0], num[1:]
+	hours, minutes := digits, "0"
+	switch {
+	case strings.Contains(digits, ":"):
+		hours, minutes, _ = strings.Cut(digits, ":")
+		if len(minutes) != 2 {
+			return nil, false
+		}
+	case len(digits) == 4:
+		hours, minutes = digits[:2], digits[2:]
+	case len(digits) > 2:
+		return nil, false
+	}
+	h, err := strconv.Atoi(hours)
+	if err != nil || len(hours) == 0 || len(hours) > 2 || h > 14 || hours[0] == '+' || hours[0] == '-' {
+		return nil, false
+	}
+	m, err := strconv.Atoi(minutes)
+	if err != nil || m > 59 || minutes[0] == '+' || minutes[0] == '-' {
+		return nil, false
+	}
+	offset := h*3600 + m*60
+	if sign == '-' {
+		offset = -offset
+	}
+	if offset == 0 {
+		return time.UTC, true
+	}
+	return time.FixedZone(zone, offset), true
 }
 
 // accessedAppsCSV imports the Admin console's accessed apps export (App

@@ -2,6 +2,7 @@ package google
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -110,5 +111,71 @@ func TestFileAndAPIAgree(t *testing.T) {
 	}
 	if _, ok, _ := st.Checkpoint(context.Background(), Source, checkpointReports); !ok {
 		t.Error("no checkpoint")
+	}
+}
+
+// TestFileImportRefusesTimesWithoutOffset checks that a token audit export
+// with a time that does not say its UTC offset is refused whole, with an
+// error that names the file, line, column and value and says how to fix
+// it: guessing the offset would store the grant at a wrong time, and a
+// second time once the Reports API sends it.
+func TestFileImportRefusesTimesWithoutOffset(t *testing.T) {
+	const notion = "318046125471-7ll1c2q9u3ej2n6pbfm8a0sd5ilmhg3t.apps.googleusercontent.com"
+	// More good rows than one store call takes, so rows before the bad
+	// one would have been stored had the file been read row by row.
+	var good strings.Builder
+	for i := range storeEvery + 1 {
+		fmt.Fprintf(&good, "Authorize,2026-11-12T10:15:02+01:00,user%d@acme.example,Notion,%s,openid\n", i, notion)
+	}
+	tests := []struct {
+		name, header, value string
+		want                []string
+	}{
+		{"abbreviation", "Date", "Nov 18, 2026, 11:44:31 AM PST",
+			[]string{`line 1003, column "Date"`, `"Nov 18, 2026, 11:44:31 AM PST"`, `"PST"`, "UTC offset", "export the log again with times in UTC"}},
+		{"no zone", "Date", "2026-11-18 11:44:31",
+			[]string{`line 1003, column "Date"`, `"2026-11-18 11:44:31"`, "no time zone", "export the log again", `rename the column "Date (UTC)"`}},
+		{"abbreviation in a UTC column", "Date (UTC)", "2026-11-18 11:44:31 CET",
+			[]string{`line 1003, column "Date (UTC)"`, `"CET"`, "export the log again"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			text := "Event," + tt.header + ",Actor,App name,Client ID,Scope\n" + good.String() +
+				fmt.Sprintf("Authorize,\"%s\",dave@acme.example,Notion,%s,openid\n", tt.value, notion) +
+				fmt.Sprintf("Authorize,2026-11-19T08:00:00Z,erin@acme.example,Notion,%s,openid\n", notion)
+			bad := filepath.Join(dir, "local_time.csv")
+			writeFile(t, bad, []byte(text))
+
+			st := openStore(t)
+			empty := dump(t, st)
+			_, err := runImport(t, st, NewFileImporter([]string{bad}))
+			if err == nil {
+				t.Fatal("import accepted the file")
+			}
+			for _, w := range append([]string{bad, "nothing from this file was imported"}, tt.want...) {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("err = %v\nwant it to say %q", err, w)
+				}
+			}
+			if got := dump(t, st); got != empty {
+				t.Errorf("the refused file stored rows:\n%s", got)
+			}
+
+			// Files before the refused one are imported; the import
+			// stops at it, as for any file that cannot be read.
+			st = openStore(t)
+			if _, err := runImport(t, st, NewFileImporter(testFiles("token_audit.csv"))); err != nil {
+				t.Fatal(err)
+			}
+			want := dump(t, st)
+			st = openStore(t)
+			if _, err := runImport(t, st, NewFileImporter(append(testFiles("token_audit.csv"), bad))); err == nil {
+				t.Fatal("import accepted the file after a good one")
+			}
+			if got := dump(t, st); got != want {
+				t.Errorf("store after a good file and a refused one:\n%s\nwant what the good file alone stores:\n%s", got, want)
+			}
+		})
 	}
 }

@@ -77,7 +77,7 @@ func FuzzExportCSV(f *testing.F) {
 			if errors.Is(err, io.EOF) || err != nil {
 				return
 			}
-			if e, ok := auditRow(row); ok && (e.Key == "" || !strings.Contains(e.Person, "@")) {
+			if e, ok, err := auditRow(row, nil); err == nil && ok && (e.Key == "" || !strings.Contains(e.Person, "@")) {
 				t.Fatalf("bad row event %+v", e)
 			}
 			for _, p := range usersCell(row.Get(colUsers...)) {
