@@ -112,7 +112,8 @@ func runOnce(ctx context.Context, flags *config.Flags, env func(string) string, 
 // saveConfigProblems leaves the problems where `status` finds them, so a
 // person at the laptop (or IT through MDM) sees why the agent waits.
 func saveConfigProblems(s *config.Settings, problems config.Problems, log *slog.Logger) {
-	for _, line := range problems.Lines() {
+	lines := problems.Lines()
+	for _, line := range lines {
 		log.Error("agent settings", "problem", line)
 	}
 	if s == nil || s.StateDir.Value == "" {
@@ -122,8 +123,7 @@ func saveConfigProblems(s *config.Settings, problems config.Problems, log *slog.
 		log.Warn("save status", "err", err)
 		return
 	}
-	st := Status{Updated: time.Now().UTC(), ConfigProblems: problems.Lines(), Settings: s.Redacted()}
-	st.Collector = s.CollectorURL.Value
+	st := Status{Collector: s.CollectorURL.Value, Updated: time.Now().UTC(), ConfigProblems: lines, Settings: s.Redacted()}
 	if err := writeStatus(s.StateDir.Value, st); err != nil {
 		log.Warn("save status", "err", err)
 	}

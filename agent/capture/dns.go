@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"slices"
 	"time"
 
 	"github.com/gopacket/gopacket"
@@ -55,14 +56,22 @@ func (d *Decoder) emitDNSName(raw []byte, ts time.Time, emit func(Observation)) 
 		d.stats.Errors.TooManyNames++
 		return
 	}
-	for _, seen := range d.msgNames {
-		if seen == name {
-			return
-		}
+	if !firstInMessage(&d.msgNames, name) {
+		return
 	}
-	d.msgNames = append(d.msgNames, name)
 	d.stats.Names++
 	emit(Observation{Time: ts, Name: name, Source: SourceDNS})
+}
+
+// firstInMessage adds name to the names already emitted for the current
+// message (msgNames) and reports whether it was not among them, so a CNAME
+// target equal to the query name, or repeated, is emitted once.
+func firstInMessage(msgNames *[]string, name string) bool {
+	if slices.Contains(*msgNames, name) {
+		return false
+	}
+	*msgNames = append(*msgNames, name)
+	return true
 }
 
 // countDNSError sorts a DNS decode failure into a kind. gopacket's errors

@@ -179,12 +179,9 @@ func (d *dnsClientDecoder) emit(raw string, ts time.Time, emit func(Observation)
 		d.stats.Errors.BadName++
 		return
 	}
-	for _, seen := range d.msgNames {
-		if seen == name {
-			return
-		}
+	if !firstInMessage(&d.msgNames, name) {
+		return
 	}
-	d.msgNames = append(d.msgNames, name)
 	d.stats.Names++
 	emit(Observation{Time: ts, Name: name, Source: SourceDNS})
 }

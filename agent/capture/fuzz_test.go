@@ -69,19 +69,28 @@ func FuzzDecodePacket(f *testing.F) {
 // rawTCP4 builds an IPv4/TCP packet by hand (no checksums, which the decoder
 // does not verify); faster than serializing inside a fuzz loop.
 func rawTCP4(srcPort, dstPort uint16, seq uint32, flags byte, payload []byte) []byte {
-	p := make([]byte, 40, 40+len(payload))
-	p[0] = 0x45
-	binary.BigEndian.PutUint16(p[2:], uint16(40+len(payload)))
-	p[8] = 64
-	p[9] = byte(layers.IPProtocolTCP)
-	copy(p[12:], clientIP4)
-	copy(p[16:], serverIP4)
-	binary.BigEndian.PutUint16(p[20:], srcPort)
-	binary.BigEndian.PutUint16(p[22:], dstPort)
+	p := rawIPv4(layers.IPProtocolTCP, 20, srcPort, dstPort, payload)
 	binary.BigEndian.PutUint32(p[24:], seq)
 	p[32] = 5 << 4
 	p[33] = flags
 	binary.BigEndian.PutUint16(p[34:], 65535)
+	return p
+}
+
+// rawIPv4 builds an IPv4 packet from clientIP4 to serverIP4 carrying a
+// transport header of transportLen bytes, whose ports it fills in and the
+// rest of which the caller does, followed by payload.
+func rawIPv4(proto layers.IPProtocol, transportLen int, srcPort, dstPort uint16, payload []byte) []byte {
+	n := 20 + transportLen
+	p := make([]byte, n, n+len(payload))
+	p[0] = 0x45
+	binary.BigEndian.PutUint16(p[2:], uint16(n+len(payload)))
+	p[8] = 64
+	p[9] = byte(proto)
+	copy(p[12:], clientIP4)
+	copy(p[16:], serverIP4)
+	binary.BigEndian.PutUint16(p[20:], srcPort)
+	binary.BigEndian.PutUint16(p[22:], dstPort)
 	return append(p, payload...)
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"slices"
 	"sync"
 	"time"
@@ -367,4 +368,21 @@ func (s *liveSupervisor) status() LiveStatus {
 	s.mu.Unlock()
 	slices.Sort(st.Interfaces)
 	return st
+}
+
+// upInterfaces lists the interfaces that are up, only those named when
+// names is not empty: one capture each.
+func upInterfaces(names []string) ([]liveKey, error) {
+	ifaces, err := net.Interfaces()
+	if err != nil {
+		return nil, fmt.Errorf("capture: list interfaces: %w", err)
+	}
+	var keys []liveKey
+	for _, iface := range ifaces {
+		if iface.Flags&net.FlagUp == 0 || (len(names) > 0 && !slices.Contains(names, iface.Name)) {
+			continue
+		}
+		keys = append(keys, liveKey{name: iface.Name, index: iface.Index})
+	}
+	return keys, nil
 }

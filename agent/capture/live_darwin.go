@@ -2,12 +2,7 @@
 
 package capture
 
-import (
-	"context"
-	"fmt"
-	"net"
-	"slices"
-)
+import "context"
 
 // Live capture on macOS reads one BPF device (/dev/bpfN) per interface that
 // is up, each with the capture filter compiled for the interface's link
@@ -31,21 +26,4 @@ func Live(ctx context.Context, o LiveOptions, emit func(Observation)) (Stats, er
 	o = o.withDefaults()
 	open := func(key liveKey) (packetReader, error) { return openBPF(key.name, o.SnapLen) }
 	return newLiveSupervisor(o, func() ([]liveKey, error) { return upInterfaces(o.Interfaces) }, open, emit).run(ctx)
-}
-
-// upInterfaces lists the interfaces that are up, only those named when
-// names is not empty.
-func upInterfaces(names []string) ([]liveKey, error) {
-	ifaces, err := net.Interfaces()
-	if err != nil {
-		return nil, fmt.Errorf("capture: list interfaces: %w", err)
-	}
-	var keys []liveKey
-	for _, iface := range ifaces {
-		if iface.Flags&net.FlagUp == 0 || (len(names) > 0 && !slices.Contains(names, iface.Name)) {
-			continue
-		}
-		keys = append(keys, liveKey{name: iface.Name, index: iface.Index})
-	}
-	return keys, nil
 }

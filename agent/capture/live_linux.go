@@ -6,8 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"slices"
 	"time"
 
 	"github.com/gopacket/gopacket/afpacket"
@@ -79,17 +77,7 @@ func wantedLinux(names []string) ([]liveKey, error) {
 	if len(names) == 0 {
 		return []liveKey{{}}, nil
 	}
-	ifaces, err := net.Interfaces()
-	if err != nil {
-		return nil, fmt.Errorf("capture: list interfaces: %w", err)
-	}
-	var keys []liveKey
-	for _, iface := range ifaces {
-		if iface.Flags&net.FlagUp != 0 && slices.Contains(names, iface.Name) {
-			keys = append(keys, liveKey{name: iface.Name, index: iface.Index})
-		}
-	}
-	return keys, nil
+	return upInterfaces(names)
 }
 
 // openPacketSocket opens an AF_PACKET socket on the named interface ("" for

@@ -48,23 +48,30 @@ func (t *flowTable) remove(key flowKey, f *tcpFlow) {
 	delete(t.flows, key)
 }
 
-// evictOldest drops the least recently used flow other than keep. A linear
-// scan is fine: the table is small and eviction is rare.
+// evictOldest drops the least recently used flow other than keep.
 func (t *flowTable) evictOldest(keep flowKey) bool {
-	var (
-		oldestKey flowKey
-		oldest    *tcpFlow
-	)
-	for k, f := range t.flows {
-		if k != keep && (oldest == nil || f.lastUsed < oldest.lastUsed) {
-			oldestKey, oldest = k, f
-		}
-	}
+	k, oldest := oldestFlow(t.flows, keep, func(f *tcpFlow) uint64 { return f.lastUsed })
 	if oldest == nil {
 		return false
 	}
-	t.remove(oldestKey, oldest)
+	t.remove(k, oldest)
 	return true
+}
+
+// oldestFlow returns the flow of flows other than keep whose clock is
+// lowest, or nil when there is none. A linear scan is fine: the tables are
+// small and eviction is rare.
+func oldestFlow[F any](flows map[flowKey]*F, keep flowKey, clock func(*F) uint64) (flowKey, *F) {
+	var (
+		oldestKey flowKey
+		oldest    *F
+	)
+	for k, f := range flows {
+		if k != keep && (oldest == nil || clock(f) < clock(oldest)) {
+			oldestKey, oldest = k, f
+		}
+	}
+	return oldestKey, oldest
 }
 
 // handleDNSOverTCP feeds the payload of d.tcp, of the given flow, to the

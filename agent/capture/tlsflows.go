@@ -24,7 +24,6 @@ const (
 	maxFreeTLSFlows = 32
 
 	tlsRecordHeaderLength    = 5
-	tlsRecordTypeHandshake   = 22
 	tlsHandshakeClientHello  = 1
 	tlsRecordVersionMajor    = 3
 	tlsHandshakeTypeAtOffset = tlsRecordHeaderLength
@@ -69,19 +68,9 @@ func (t *tlsFlowTable) release(key flowKey, f *tlsFlow) {
 	}
 }
 
-// oldest returns the flow that started first, other than keep. A linear
-// scan is fine: the table is small and eviction is rare.
+// oldest returns the flow that started first, other than keep.
 func (t *tlsFlowTable) oldest(keep flowKey) (flowKey, *tlsFlow) {
-	var (
-		oldestKey flowKey
-		oldest    *tlsFlow
-	)
-	for k, f := range t.flows {
-		if k != keep && (oldest == nil || f.order < oldest.order) {
-			oldestKey, oldest = k, f
-		}
-	}
-	return oldestKey, oldest
+	return oldestFlow(t.flows, keep, func(f *tlsFlow) uint64 { return f.order })
 }
 
 // clientHelloRecordLength returns the length, header included, of the TLS
@@ -89,7 +78,7 @@ func (t *tlsFlowTable) oldest(keep flowKey) (flowKey, *tlsFlow) {
 // a ClientHello (or is too short to tell), and no more than a TLS record may
 // be.
 func clientHelloRecordLength(payload []byte) (int, bool) {
-	if len(payload) < tlsRecordHeaderLength || payload[0] != tlsRecordTypeHandshake || payload[1] != tlsRecordVersionMajor {
+	if len(payload) < tlsRecordHeaderLength || payload[0] != tlsRecordHandshake || payload[1] != tlsRecordVersionMajor {
 		return 0, false
 	}
 	if len(payload) > tlsHandshakeTypeAtOffset && payload[tlsHandshakeTypeAtOffset] != tlsHandshakeClientHello {

@@ -506,17 +506,9 @@ func FuzzTLSReassembly(f *testing.F) {
 
 // rawUDP4 builds an IPv4/UDP packet by hand.
 func rawUDP4(srcPort, dstPort uint16, payload []byte) []byte {
-	p := make([]byte, 28, 28+len(payload))
-	p[0] = 0x45
-	binary.BigEndian.PutUint16(p[2:], uint16(28+len(payload)))
-	p[8] = 64
-	p[9] = byte(layers.IPProtocolUDP)
-	copy(p[12:], clientIP4)
-	copy(p[16:], serverIP4)
-	binary.BigEndian.PutUint16(p[20:], srcPort)
-	binary.BigEndian.PutUint16(p[22:], dstPort)
+	p := rawIPv4(layers.IPProtocolUDP, 8, srcPort, dstPort, payload)
 	binary.BigEndian.PutUint16(p[24:], uint16(8+len(payload)))
-	return append(p, payload...)
+	return p
 }
 
 // TestWriteTLSReassemblySeeds rewrites testdata/fuzz/FuzzTLSReassembly/
