@@ -68,7 +68,7 @@ var keys = [numKeys]keyInfo{
 		// often the agent spools and uploads; at least 10 seconds.
 		managed: "FlushInterval",
 		usage:   "how often to spool and upload, as 5m or seconds (default 5m)"},
-	keyStateDir: {label: "state directory", yaml: "state_dir", env: "SHADOWMAP_AGENT_STATE_DIR", flag: "state-dir",
+	keyStateDir: {label: "state directory", yaml: "state_dir", env: StateDirEnv, flag: "state-dir",
 		usage: "spool, enrollment and status directory"},
 	keyMemoryLimit: {label: "memory limit", yaml: "memory_limit", env: "SHADOWMAP_AGENT_MEMORY_LIMIT", flag: "memory-limit",
 		usage: "soft heap limit, in bytes or with KiB/MiB/GiB (default 16MiB)"},
@@ -97,6 +97,10 @@ var keys = [numKeys]keyInfo{
 	keyLogLevel: {label: "log level", yaml: "log_level", env: "SHADOWMAP_AGENT_LOG_LEVEL", flag: "log-level",
 		usage: "debug, info, warn or error (default info)"},
 }
+
+// StateDirEnv is the environment variable that gives the state directory:
+// service definitions set it, so they name it through this constant.
+const StateDirEnv = "SHADOWMAP_AGENT_STATE_DIR"
 
 // configEnv and configFlag name the config file; they are not settings of
 // their own since they say where the file source is.

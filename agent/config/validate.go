@@ -91,12 +91,8 @@ func validate(s *Settings) Problems {
 			add(keyOwnerEmail, s.OwnerEmail.Where(), "%q is not an email address such as alice@example.com", e)
 		}
 	}
-	seen := map[string]bool{}
-	for _, name := range s.Interfaces.Value {
-		if seen[name] {
-			add(keyInterfaces, s.Interfaces.Where(), "%q is listed twice", name)
-		}
-		seen[name] = true
+	for _, name := range repeats(s.Interfaces.Value) {
+		add(keyInterfaces, s.Interfaces.Where(), "%q is listed twice", name)
 	}
 	if d := s.FlushInterval.Value; d < MinFlushInterval || d > MaxFlushInterval {
 		add(keyFlushInterval, s.FlushInterval.Where(), "%v is out of range: give between %v and %v", d, MinFlushInterval, MaxFlushInterval)
@@ -115,14 +111,24 @@ func validate(s *Settings) Problems {
 	if n := len(s.OwnDomains.Value); n > MaxOwnDomains {
 		add(keyOwnDomains, s.OwnDomains.Where(), "lists %d domains: give at most %d (subdomains need no entry of their own)", n, MaxOwnDomains)
 	}
-	seenDomain := map[string]bool{}
-	for _, d := range s.OwnDomains.Value {
-		if seenDomain[d] {
-			add(keyOwnDomains, s.OwnDomains.Where(), "%q is listed twice", d)
-		}
-		seenDomain[d] = true
+	for _, d := range repeats(s.OwnDomains.Value) {
+		add(keyOwnDomains, s.OwnDomains.Where(), "%q is listed twice", d)
 	}
 	return ps
+}
+
+// repeats is every item of list that an earlier item already gave, in
+// order: "a,b,a,a" repeats a twice.
+func repeats(list []string) []string {
+	var out []string
+	seen := make(map[string]bool, len(list))
+	for _, item := range list {
+		if seen[item] {
+			out = append(out, item)
+		}
+		seen[item] = true
+	}
+	return out
 }
 
 // checkCollectorURL says what is wrong with a collector URL, or "".

@@ -111,13 +111,9 @@ type savedState struct {
 // the system's settings are not touched.
 func (g *Guard) Run(ctx context.Context, observe func(name string, t time.Time)) (err error) {
 	log := g.opts.Logger
-	host, _, err := net.SplitHostPort(g.opts.Listen)
+	local, err := g.localAddr()
 	if err != nil {
-		return fmt.Errorf("resolver: listen address %q: %w", g.opts.Listen, err)
-	}
-	local, err := netip.ParseAddr(host)
-	if err != nil {
-		return fmt.Errorf("resolver: listen address %q must be an IP: %w", g.opts.Listen, err)
+		return err
 	}
 	if err := g.restoreLeftover(ctx, local); err != nil {
 		return err
@@ -188,18 +184,16 @@ func (g *Guard) follow(ctx context.Context, state *savedState, local netip.Addr,
 		g.opts.Logger.Warn("resolver mode: read DNS settings", "err", err)
 		return nil
 	}
-	if state.Applied != nil && current.Equal(*state.Applied) {
+	// Run only follows once apply succeeded, so Applied is set.
+	if current.Equal(*state.Applied) {
 		return nil
 	}
 	next, changed := dnsconfig.Reconcile(state.Original, state.Applied, current, local)
 	if !changed {
-		if !current.Equal(*state.Applied) {
-			// Only our own entries moved in ways that do not matter
-			// (nothing to forward differently): remember them.
-			state.Applied = &current
-			return g.save(*state)
-		}
-		return nil
+		// Only our own entries moved in ways that do not matter
+		// (nothing to forward differently): remember them.
+		state.Applied = &current
+		return g.save(*state)
 	}
 	upstreams := g.upstreams(next, local)
 	if len(upstreams) == 0 {
@@ -257,15 +251,25 @@ func (g *Guard) restore(ctx context.Context, state savedState, local netip.Addr)
 // resolver mode is off, so turning the mode off after a crash still hands
 // the laptop back its own settings. No saved state is nothing to do.
 func (g *Guard) RestoreLeftover(ctx context.Context) error {
+	local, err := g.localAddr()
+	if err != nil {
+		return err
+	}
+	return g.restoreLeftover(ctx, local)
+}
+
+// localAddr is the IP of the forwarder's listen address: what the system
+// is pointed at, and what is never an upstream.
+func (g *Guard) localAddr() (netip.Addr, error) {
 	host, _, err := net.SplitHostPort(g.opts.Listen)
 	if err != nil {
-		return fmt.Errorf("resolver: listen address %q: %w", g.opts.Listen, err)
+		return netip.Addr{}, fmt.Errorf("resolver: listen address %q: %w", g.opts.Listen, err)
 	}
 	local, err := netip.ParseAddr(host)
 	if err != nil {
-		return fmt.Errorf("resolver: listen address %q must be an IP: %w", g.opts.Listen, err)
+		return netip.Addr{}, fmt.Errorf("resolver: listen address %q must be an IP: %w", g.opts.Listen, err)
 	}
-	return g.restoreLeftover(ctx, local)
+	return local, nil
 }
 
 // restoreLeftover puts back settings saved by a run that did not finish.

@@ -24,7 +24,7 @@ type fakeDNS struct {
 	udp, tcp *dns.Server
 }
 
-func startFakeDNS(t *testing.T, addr, answer string) (*fakeDNS, error) {
+func startFakeDNS(t testing.TB, addr, answer string) (*fakeDNS, error) {
 	t.Helper()
 	pc, err := net.ListenPacket("udp", addr)
 	if err != nil {
@@ -367,12 +367,11 @@ func leftover(t *testing.T, fx *guardFixture) string {
 	return applied.Entries[0].Raw
 }
 
-func TestGuardRestoresLeftoverAtStart(t *testing.T) {
-	_, _, port := twoUpstreams(t)
-	fx := newGuardFixture(t, port, "127.0.0.1:0")
-	leftover(t, fx)
-	// Something else now holds the port, so Run stops right after
-	// putting the leftover back: what is on disk is that restore alone.
+// runOnBusyPort runs the Guard with its listen address held by something
+// else, so Run stops right after putting any leftover back: what is on
+// disk afterwards is that restore alone.
+func (fx *guardFixture) runOnBusyPort(t *testing.T) {
+	t.Helper()
 	busy, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -382,6 +381,13 @@ func TestGuardRestoresLeftoverAtStart(t *testing.T) {
 	if err := fx.guard.Run(context.Background(), nil); err == nil {
 		t.Fatal("Run succeeded on a busy port")
 	}
+}
+
+func TestGuardRestoresLeftoverAtStart(t *testing.T) {
+	_, _, port := twoUpstreams(t)
+	fx := newGuardFixture(t, port, "127.0.0.1:0")
+	leftover(t, fx)
+	fx.runOnBusyPort(t)
 	fx.assertRestored(t, originalResolvConf)
 }
 
@@ -429,15 +435,7 @@ func TestGuardLeftoverChangedSince(t *testing.T) {
 	if err := os.WriteFile(fx.path, []byte(dhcpResolvConf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	busy, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer busy.Close()
-	fx.guard.opts.Listen = busy.LocalAddr().String()
-	if err := fx.guard.Run(context.Background(), nil); err == nil {
-		t.Fatal("Run succeeded on a busy port")
-	}
+	fx.runOnBusyPort(t)
 	fx.assertRestored(t, dhcpResolvConf)
 }
 

@@ -14,32 +14,11 @@ import (
 // 192.0.2.1.
 func upstream(t testing.TB) string {
 	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	s, err := startFakeDNS(t, "127.0.0.1:0", "192.0.2.1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", pc.LocalAddr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
-		m := new(dns.Msg)
-		m.SetReply(r)
-		for _, q := range r.Question {
-			rr, _ := dns.NewRR(q.Name + " 60 IN A 192.0.2.1")
-			m.Answer = append(m.Answer, rr)
-		}
-		w.WriteMsg(m)
-	})
-	var wg sync.WaitGroup
-	wg.Add(2)
-	us := &dns.Server{PacketConn: pc, Handler: h, NotifyStartedFunc: wg.Done}
-	ts := &dns.Server{Listener: ln, Handler: h, NotifyStartedFunc: wg.Done}
-	go us.ActivateAndServe()
-	go ts.ActivateAndServe()
-	wg.Wait()
-	t.Cleanup(func() { us.Shutdown(); ts.Shutdown() })
-	return pc.LocalAddr().String()
+	return s.udp.PacketConn.LocalAddr().String()
 }
 
 // deadUpstream is a loopback address nothing answers on.

@@ -22,8 +22,8 @@ const (
 	description = "shadowmap endpoint agent: sees which SaaS apps this device uses (DNS and TLS server names) and reports only catalog matches to the company's collector"
 
 	// StateDirEnv is how the service definition tells `shadowmap-agent run`
-	// where its state lives (the run command reads it).
-	StateDirEnv = "SHADOWMAP_AGENT_STATE_DIR"
+	// where its state lives: the variable the config package reads.
+	StateDirEnv = config.StateDirEnv
 
 	// LaunchdLogPath is where launchd writes the agent's stdout and stderr
 	// on macOS.
@@ -49,16 +49,6 @@ func (d Definition) Arguments() []string {
 // the config package's answer, so the service and the agent never differ.
 func DefaultConfigPath() string {
 	return config.DefaultConfigPath(os.Getenv)
-}
-
-// DefaultDefinition is the definition for the running binary with the
-// default configuration path and the given state directory.
-func DefaultDefinition(stateDir string) (Definition, error) {
-	exe, err := currentExecutable()
-	if err != nil {
-		return Definition{}, err
-	}
-	return Definition{Executable: exe, ConfigPath: DefaultConfigPath(), StateDir: stateDir}, nil
 }
 
 // currentExecutable is the running binary's path with symbolic links
