@@ -86,10 +86,16 @@ var weekdays = map[string]time.Weekday{
 // WeekdayValue returns Weekday as a time.Weekday; Monday when it is
 // unknown (Validate refuses that).
 func (d Digest) WeekdayValue() time.Weekday {
-	if w, ok := weekdays[strings.ToLower(strings.TrimSpace(d.Weekday))]; ok {
+	if w, ok := d.weekday(); ok {
 		return w
 	}
 	return time.Monday
+}
+
+// weekday looks Weekday up, whatever its case and surrounding spaces.
+func (d Digest) weekday() (time.Weekday, bool) {
+	w, ok := weekdays[strings.ToLower(strings.TrimSpace(d.Weekday))]
+	return w, ok
 }
 
 // Location loads TimeZone; UTC when it is empty.
@@ -119,7 +125,7 @@ func (s SMTP) PortOrDefault() int {
 // send` uses them by hand.
 func (c Config) validateDigest(bad func(format string, args ...any)) {
 	d := c.Digest
-	if _, ok := weekdays[strings.ToLower(strings.TrimSpace(d.Weekday))]; !ok {
+	if _, ok := d.weekday(); !ok {
 		bad("digest.weekday %q: want a day of the week such as monday", d.Weekday)
 	}
 	if d.Hour < 0 || d.Hour > 23 {
@@ -171,6 +177,6 @@ func (c Config) validateDigest(bad func(format string, args ...any)) {
 }
 
 // digestSecretFile is the SMTP password file for readSecretFiles.
-func (c *Config) digestSecretFile() (label, file string, value *Secret, fileKey, valueKey string) {
-	return "digest.smtp", c.Digest.SMTP.PasswordFile, &c.Digest.SMTP.Password, "password_file", "password"
+func (c *Config) digestSecretFile() secretFile {
+	return secretFile{"digest.smtp", c.Digest.SMTP.PasswordFile, &c.Digest.SMTP.Password, "password_file", "password"}
 }

@@ -414,38 +414,47 @@ func looseMode(m os.FileMode) bool {
 // readSecretFiles fills each secret and token given as a file.
 func (c *Config) readSecretFiles() (warnings []string, err error) {
 	var errs []error
-	read := func(label, file string, value *Secret, fileKey, valueKey string) {
-		if file == "" {
+	read := func(sf secretFile) {
+		if sf.file == "" {
 			return
 		}
-		if *value != "" {
-			errs = append(errs, fmt.Errorf("%s: set %s or %s, not both", label, valueKey, fileKey))
+		if *sf.value != "" {
+			errs = append(errs, fmt.Errorf("%s: set %s or %s, not both", sf.label, sf.valueKey, sf.fileKey))
 			return
 		}
-		s, warn, err := readSecretFile(file)
+		s, warn, err := readSecretFile(sf.file)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", label, err))
+			errs = append(errs, fmt.Errorf("%s: %w", sf.label, err))
 			return
 		}
-		*value = s
+		*sf.value = s
 		if warn != "" {
-			warnings = append(warnings, label+": "+warn)
+			warnings = append(warnings, sf.label+": "+warn)
 		}
 	}
 	for i := range c.EnrollSecrets {
 		e := &c.EnrollSecrets[i]
-		read(c.entryLabel("enroll_secrets", i, e.Name), e.SecretFile, &e.Secret, "secret_file", "secret")
+		read(secretFile{c.entryLabel("enroll_secrets", i, e.Name), e.SecretFile, &e.Secret, "secret_file", "secret"})
 	}
 	for i := range c.AdminTokens {
 		t := &c.AdminTokens[i]
-		read(c.entryLabel("admin_tokens", i, t.Name), t.TokenFile, &t.Token, "token_file", "token")
+		read(secretFile{c.entryLabel("admin_tokens", i, t.Name), t.TokenFile, &t.Token, "token_file", "token"})
 	}
-	for _, s := range c.sourceSecretFiles() {
-		read(s.label, s.file, s.value, s.fileKey, s.valueKey)
+	for _, sf := range c.sourceSecretFiles() {
+		read(sf)
 	}
 	read(c.oidcSecretFile())
 	read(c.digestSecretFile())
 	return warnings, errors.Join(errs...)
+}
+
+// secretFile is one secret that may be given as a file: label names it
+// in messages, file is the path, value the secret it fills, and fileKey
+// and valueKey the two settings that must not both be set.
+type secretFile struct {
+	label, file       string
+	value             *Secret
+	fileKey, valueKey string
 }
 
 // readSecretFile reads a secret, trimming the whitespace and newline

@@ -101,6 +101,6 @@ func (c Config) validateOIDC(bad func(format string, args ...any)) {
 }
 
 // oidcSecretFile is the client secret file for readSecretFiles.
-func (c *Config) oidcSecretFile() (label, file string, value *Secret, fileKey, valueKey string) {
-	return "oidc", c.OIDC.ClientSecretFile, &c.OIDC.ClientSecret, "client_secret_file", "client_secret"
+func (c *Config) oidcSecretFile() secretFile {
+	return secretFile{"oidc", c.OIDC.ClientSecretFile, &c.OIDC.ClientSecret, "client_secret_file", "client_secret"}
 }

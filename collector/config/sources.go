@@ -259,23 +259,14 @@ func isLoopbackHost(h string) bool {
 
 // sourceSecretFiles lists the importers' secrets given as files, for
 // readSecretFiles.
-func (c *Config) sourceSecretFiles() []struct {
-	label, file, fileKey, valueKey string
-	value                          *Secret
-} {
-	out := []struct {
-		label, file, fileKey, valueKey string
-		value                          *Secret
-	}{
-		{"sources.okta", c.Sources.Okta.TokenFile, "token_file", "token", &c.Sources.Okta.Token},
-		{"sources.entra", c.Sources.Entra.ClientSecretFile, "client_secret_file", "client_secret", &c.Sources.Entra.ClientSecret},
+func (c *Config) sourceSecretFiles() []secretFile {
+	out := []secretFile{
+		{"sources.okta", c.Sources.Okta.TokenFile, &c.Sources.Okta.Token, "token_file", "token"},
+		{"sources.entra", c.Sources.Entra.ClientSecretFile, &c.Sources.Entra.ClientSecret, "client_secret_file", "client_secret"},
 	}
 	for i := range c.Sources.Mail.Mailboxes {
 		m := &c.Sources.Mail.Mailboxes[i]
-		out = append(out, struct {
-			label, file, fileKey, valueKey string
-			value                          *Secret
-		}{fmt.Sprintf("sources.mail.mailboxes[%d]", i), m.PasswordFile, "password_file", "password", &m.Password})
+		out = append(out, secretFile{fmt.Sprintf("sources.mail.mailboxes[%d]", i), m.PasswordFile, &m.Password, "password_file", "password"})
 	}
 	return out
 }

@@ -42,6 +42,24 @@ func NewCSV(r io.Reader) (*CSV, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read csv: %w", err)
 	}
+	return newCSV(text)
+}
+
+// NewCSVText is NewCSV for an export already read and turned into text
+// by DecodeText: an importer that looks at a big file more than once
+// spares it another copy and decode each time.
+func NewCSVText(text string) (*CSV, error) {
+	if !utf8.ValidString(text) {
+		return NewCSV(strings.NewReader(text))
+	}
+	if len(text) > MaxFileBytes {
+		return nil, fmt.Errorf("csv larger than %d bytes", MaxFileBytes)
+	}
+	// What DecodeText does to valid UTF-8: drop one BOM.
+	return newCSV(strings.TrimPrefix(text, "\uFEFF"))
+}
+
+func newCSV(text string) (*CSV, error) {
 	cr := csv.NewReader(strings.NewReader(text))
 	cr.FieldsPerRecord = -1 // a short row is checked by Get, not refused whole
 	cr.LazyQuotes = true

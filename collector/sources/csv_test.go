@@ -3,6 +3,7 @@ package sources
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -207,4 +208,34 @@ func FuzzCSV(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestNewCSVText checks that NewCSVText reads text as NewCSV reads the
+// same text, BOMs and all.
+func TestNewCSVText(t *testing.T) {
+	for _, text := range []string{
+		"App name,User\nSlack,ann@example.com\n",
+		"\uFEFFa,b\n\"x,\"\"y\",z\n",
+		"\uFEFF\uFEFFa,b\n1,2\n",
+		"a\nCaf\xe9\n",
+		"",
+	} {
+		read := func(c *CSV, err error) string {
+			if err != nil {
+				return "error: " + err.Error()
+			}
+			out := strings.Join(c.header, "|")
+			for {
+				r, err := c.Next()
+				if err != nil {
+					return out
+				}
+				out += fmt.Sprintf("\n%d:%q", r.Line, r.fields)
+			}
+		}
+		want := read(NewCSV(strings.NewReader(text)))
+		if got := read(NewCSVText(text)); got != want {
+			t.Errorf("NewCSVText(%q):\n%s\nwant (NewCSV)\n%s", text, got, want)
+		}
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/url"
 	"slices"
 	"strings"
@@ -109,12 +110,7 @@ func (im *Importer) importGrants(ctx context.Context, env *sources.Env, c *clien
 			people[p] = true
 		}
 	}
-	sorted := make([]string, 0, len(people))
-	for p := range people {
-		sorted = append(sorted, p)
-	}
-	slices.Sort(sorted)
-	for _, p := range sorted {
+	for _, p := range slices.Sorted(maps.Keys(people)) {
 		if err := env.Stores.ReplacePersonGrants(ctx, Provider, p, byPerson[p], now); err != nil {
 			return fmt.Errorf("entra permission grants: %w", err)
 		}

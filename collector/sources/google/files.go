@@ -193,7 +193,7 @@ func detect(text string) (fileKind, error) {
 		}
 		return kindUnknown, errors.New(`a JSON file without a known "kind": want an activities.list, tokens.list or users.list response`)
 	}
-	c, err := sources.NewCSV(strings.NewReader(text))
+	c, err := sources.NewCSVText(text)
 	if err != nil {
 		return kindUnknown, err
 	}
@@ -331,7 +331,7 @@ func decodeTokens(data []byte) ([]*directory.Token, error) {
 // wrong second, so the same grant from the Reports API would be stored a
 // second time, at a wrong time.
 func (r *fileRun) tokenAuditCSV(ctx context.Context, text string) error {
-	c, err := sources.NewCSV(strings.NewReader(text))
+	c, err := sources.NewCSVText(text)
 	if err != nil {
 		return err
 	}
@@ -387,7 +387,7 @@ func auditDateColumn(c *sources.CSV) (string, *time.Location) {
 // file with a time of unknown offset is refused whole rather than stored
 // up to that row.
 func checkAuditTimes(text, column string, zoneless *time.Location) error {
-	c, err := sources.NewCSV(strings.NewReader(text))
+	c, err := sources.NewCSVText(text)
 	if err != nil {
 		return err
 	}
@@ -434,10 +434,7 @@ func auditRow(row sources.Row, zoneless *time.Location) (event, bool, error) {
 	e := event{
 		App: "token", Name: name, Person: person, Time: when,
 		ClientID: row.Get(colClientID...), AppName: row.Get(colAppName...),
-		Scopes: cleanScopes([]string{row.Get(colScopeOnly...)}),
-	}
-	if len(e.Scopes) == 0 {
-		e.Scopes = scopesInText(row.Get("Description"))
+		Scopes: rowScopes(row),
 	}
 	// The export has no event id: the row's content is its identity. The
 	// evidence key is tokenEvidenceKey's, shared with the API's events.
@@ -588,7 +585,7 @@ func zoneOffset(zone string) (*time.Location, bool) {
 // company granted them access; when the Users column names people, each
 // gets a grant.
 func (r *fileRun) accessedAppsCSV(ctx context.Context, text string) error {
-	c, err := sources.NewCSV(strings.NewReader(text))
+	c, err := sources.NewCSVText(text)
 	if err != nil {
 		return err
 	}
@@ -607,10 +604,7 @@ func (r *fileRun) accessedAppsCSV(ctx context.Context, text string) error {
 			continue
 		}
 		// "Requested services" names Google products, not scopes.
-		scopes := cleanScopes([]string{row.Get(colScopeOnly...)})
-		if len(scopes) == 0 {
-			scopes = scopesInText(row.Get("Description"))
-		}
+		scopes := rowScopes(row)
 		appID := oauthApp(r.env.Catalog, client, name)
 		people := usersCell(row.Get(colUsers...))
 		if appID != "" {
@@ -637,6 +631,15 @@ func (r *fileRun) accessedAppsCSV(ctx context.Context, text string) error {
 			return err
 		}
 	}
+}
+
+// rowScopes reads an export row's scopes: its Scope column, or, in
+// exports without one, the scopes its Description's prose names.
+func rowScopes(row sources.Row) []string {
+	if scopes := cleanScopes([]string{row.Get(colScopeOnly...)}); len(scopes) > 0 {
+		return scopes
+	}
+	return scopesInText(row.Get("Description"))
 }
 
 // scopesInText finds the scopes in a Description column's prose ("x

@@ -198,12 +198,7 @@ func (im *Importer) importApps(ctx context.Context, env *sources.Env) (map[strin
 	u := im.endpoint("/api/v1/apps", q)
 	var apps []collector.IdPApp
 	at := env.Now().UTC()
-	for page := 1; u != ""; page++ {
-		var raws []json.RawMessage
-		resp, err := im.get(ctx, env, u, &raws)
-		if err != nil {
-			return nil, fmt.Errorf("okta apps page %d: %w", page, err)
-		}
+	err := im.eachPage(ctx, env, "okta apps", u, func(_ int, raws []json.RawMessage) error {
 		for _, raw := range raws {
 			env.Progress.AddEvents(1)
 			app, ok, err := DecodeApp(raw, env.Catalog)
@@ -211,24 +206,17 @@ func (im *Importer) importApps(ctx context.Context, env *sources.Env) (map[strin
 				// One app's settings Okta changed shape of must not
 				// drop the whole list, nor remove the app: a list
 				// without it would. So the list is refused.
-				return nil, fmt.Errorf("okta apps page %d: %w", page, err)
+				return err
 			}
 			if ok {
 				app.SeenAt = at
 				apps = append(apps, app)
 			}
 		}
-		if len(raws) == 0 {
-			break
-		}
-		if u, err = im.next(u, resp.Header); err != nil {
-			return nil, fmt.Errorf("okta apps page %d: %w", page, err)
-		}
-		if u != "" {
-			if err := im.pace(ctx, env, resp.Header); err != nil {
-				return nil, fmt.Errorf("okta apps page %d: %w", page+1, err)
-			}
-		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if err := env.Stores.ReplaceIdPApps(ctx, Name, apps, at); err != nil {
 		return nil, fmt.Errorf("okta apps: store: %w", err)

@@ -162,15 +162,7 @@ func (im *Importer) importSystemLog(ctx context.Context, env *sources.Env, apps 
 	}
 	u := im.endpoint("/api/v1/logs", q)
 	var read, stored int
-	for page := 1; u != ""; page++ {
-		var raws []json.RawMessage
-		resp, err := im.get(ctx, env, u, &raws)
-		if err != nil {
-			return fmt.Errorf("okta system log page %d: %w", page, err)
-		}
-		if len(raws) == 0 {
-			break // the window is done
-		}
+	err = im.eachPage(ctx, env, "okta system log", u, func(page int, raws []json.RawMessage) error {
 		moved := false
 		var ev []collector.Evidence
 		for _, raw := range raws {
@@ -204,22 +196,16 @@ func (im *Importer) importSystemLog(ctx context.Context, env *sources.Env, apps 
 		}
 		n, err := env.AddEvidence(ctx, ev)
 		if err != nil {
-			return fmt.Errorf("okta system log page %d: %w", page, err)
+			return err
 		}
 		stored += n
 		if moved {
-			if err := im.saveCheckpoint(ctx, env, cp); err != nil {
-				return fmt.Errorf("okta system log page %d: %w", page, err)
-			}
+			return im.saveCheckpoint(ctx, env, cp)
 		}
-		if u, err = im.next(u, resp.Header); err != nil {
-			return fmt.Errorf("okta system log page %d: %w", page, err)
-		}
-		if u != "" {
-			if err := im.pace(ctx, env, resp.Header); err != nil {
-				return fmt.Errorf("okta system log page %d: %w", page+1, err)
-			}
-		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	env.Log.Info("okta system log read", "events", read, "new_evidence", stored, "until", cp.Published)
 	return nil

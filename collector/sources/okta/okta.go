@@ -12,6 +12,7 @@ package okta
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -139,6 +140,36 @@ func explain(status int, body []byte) string {
 // get GETs one page of JSON into out.
 func (im *Importer) get(ctx context.Context, env *sources.Env, u string, out any) (*http.Response, error) {
 	return sources.GetJSON(ctx, env.HTTP, im.opts.Retry, explain, u, im.header(), out)
+}
+
+// eachPage GETs the list at u a page at a time, following the Link
+// header's next page, and calls fn with each page's items; an empty page
+// ends the list. Before each next call it paces by the rate-limit
+// headers of the last answer. what names the list in errors ("okta apps
+// page 3: ...").
+func (im *Importer) eachPage(ctx context.Context, env *sources.Env, what, u string, fn func(page int, raws []json.RawMessage) error) error {
+	for page := 1; u != ""; page++ {
+		var raws []json.RawMessage
+		resp, err := im.get(ctx, env, u, &raws)
+		if err != nil {
+			return fmt.Errorf("%s page %d: %w", what, page, err)
+		}
+		if len(raws) == 0 {
+			return nil // the list, or the window, is done
+		}
+		if err := fn(page, raws); err != nil {
+			return fmt.Errorf("%s page %d: %w", what, page, err)
+		}
+		if u, err = im.next(u, resp.Header); err != nil {
+			return fmt.Errorf("%s page %d: %w", what, page, err)
+		}
+		if u != "" {
+			if err := im.pace(ctx, env, resp.Header); err != nil {
+				return fmt.Errorf("%s page %d: %w", what, page+1, err)
+			}
+		}
+	}
+	return nil
 }
 
 // pace waits, before the next call to the same endpoint, when the last
