@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -127,6 +128,12 @@ func ParseISOWeek(s string, loc *time.Location) (Week, error) {
 		return bad(fmt.Sprintf("%d has no week %d", y, w))
 	}
 	return WeekOf(start, loc), nil
+}
+
+// lastFullWeek is the last whole week before the one holding now: the
+// week a digest sent now reports on.
+func lastFullWeek(now time.Time, loc *time.Location) Week {
+	return WeekOf(WeekOf(now, loc).Start.AddDate(0, 0, -1), loc)
 }
 
 // ISO names the week as ISO 8601 does, "2026-W48".
@@ -419,7 +426,7 @@ func risingSpend(rows []inventory.AppRow, now time.Time) []SpendLine {
 	var out []SpendLine
 	for _, r := range rows {
 		cur, prev := monthCents(r.Spend, lastMonth), monthCents(r.Spend, prevMonth)
-		for _, ccy := range sortedKeys(cur) {
+		for _, ccy := range slices.Sorted(maps.Keys(cur)) {
 			c, p := cur[ccy], prev[ccy]
 			// 100*c >= (100+RisingPercent)*p in integers: no rounding
 			// decides a borderline month.
@@ -446,15 +453,6 @@ func monthCents(series []inventory.MonthSpend, month string) map[string]int64 {
 		}
 	}
 	return out
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 // invoice is one invoice or receipt: its day and amount.
@@ -491,7 +489,7 @@ func invoicesByApp(ev []collector.Evidence) map[string][]invoice {
 func newSpend(byApp map[string][]invoice, names map[string]string, week Week) []SpendLine {
 	first, end := dateOf(week.Start), dateOf(week.End)
 	var out []SpendLine
-	for _, id := range sortedKeys(byApp) {
+	for _, id := range slices.Sorted(maps.Keys(byApp)) {
 		l := byApp[id]
 		if l[0].day.Before(first) || !l[0].day.Before(end) {
 			continue
@@ -502,7 +500,7 @@ func newSpend(byApp map[string][]invoice, names map[string]string, week Week) []
 				sums[in.currency] += in.cents
 			}
 		}
-		for _, ccy := range sortedKeys(sums) {
+		for _, ccy := range slices.Sorted(maps.Keys(sums)) {
 			out = append(out, SpendLine{AppID: id, Name: cmp.Or(names[id], id), Currency: ccy, Cents: sums[ccy], FirstInvoice: l[0].day})
 		}
 	}
@@ -535,7 +533,7 @@ func renewals(byApp map[string][]invoice, names map[string]string, now time.Time
 	today := dateOf(now)
 	until := today.Add(RenewalWindow)
 	var out []RenewalLine
-	for _, id := range sortedKeys(byApp) {
+	for _, id := range slices.Sorted(maps.Keys(byApp)) {
 		l := byApp[id]
 		last := l[len(l)-1]
 		var cadence Cadence

@@ -91,7 +91,7 @@ func compose(ctx context.Context, env CommandEnv, f commonFlags) (Opened, Messag
 		return o, Message{}, err
 	}
 	// The last full week, as the scheduled send would report it.
-	week := WeekOf(WeekOf(now, loc).Start.AddDate(0, 0, -1), loc)
+	week := lastFullWeek(now, loc)
 	if *f.week != "" {
 		if week, err = ParseISOWeek(*f.week, loc); err != nil {
 			return o, Message{}, err

@@ -72,7 +72,7 @@ func Due(cfg config.Digest, now time.Time) (report Week, due time.Time, err erro
 	offset := (int(cfg.WeekdayValue()) + 6) % 7 // days after Monday
 	s := cur.Start
 	due = time.Date(s.Year(), s.Month(), s.Day()+offset, cfg.Hour, 0, 0, 0, loc)
-	return WeekOf(cur.Start.AddDate(0, 0, -1), loc), due, nil
+	return lastFullWeek(now, loc), due, nil
 }
 
 // Result is what one Tick did.

@@ -130,29 +130,22 @@ func dial(ctx context.Context, a account, dialTimeout, cmdTimeout time.Duration)
 		Dialer:      &net.Dialer{Timeout: dialTimeout},
 		WordDecoder: &mime.WordDecoder{CharsetReader: charset.Reader},
 	}
+	// DialStartTLS and DialTLS do not take a context: the dialer's
+	// timeout bounds the connect, and a run cancelled meanwhile closes
+	// what was dialed as soon as the dial returns.
 	var (
 		c   *imapclient.Client
 		err error
 	)
-	dialDone := make(chan struct{})
-	go func() {
-		// DialStartTLS and DialTLS do not take a context: the dialer's
-		// timeout bounds the TCP connect, and the handshake is bounded
-		// below by closing what was dialed.
-		defer close(dialDone)
-		switch a.tlsMode {
-		case "implicit":
-			c, err = imapclient.DialTLS(a.addr, opts)
-		case "starttls":
-			c, err = imapclient.DialStartTLS(a.addr, opts)
-		default:
-			c, err = imapclient.DialInsecure(a.addr, opts)
-		}
-	}()
-	select {
-	case <-dialDone:
-	case <-ctx.Done():
-		<-dialDone
+	switch a.tlsMode {
+	case "implicit":
+		c, err = imapclient.DialTLS(a.addr, opts)
+	case "starttls":
+		c, err = imapclient.DialStartTLS(a.addr, opts)
+	default:
+		c, err = imapclient.DialInsecure(a.addr, opts)
+	}
+	if ctx.Err() != nil {
 		if c != nil {
 			c.Close()
 		}

@@ -7,7 +7,6 @@ import (
 	"net/mail"
 	"net/textproto"
 	"strings"
-	"time"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-message/charset"
@@ -69,11 +68,8 @@ func headerOf(fields []byte, env *imap.Envelope) classify.Header {
 			h.Date = env.Date
 		}
 	}
-	if !h.Date.IsZero() {
-		h.Date = h.Date.UTC()
-	} else {
-		h.Date = time.Time{}
-	}
+	// UTC also turns a zero date in any zone into time.Time{}.
+	h.Date = h.Date.UTC()
 	return h
 }
 

@@ -331,7 +331,6 @@ func (s *scan) scanFolder(ctx context.Context, folder string) error {
 func (s *scan) scanChunk(ctx context.Context, folder string, cp folderCheckpoint, chunk []imap.UID) error {
 	chunkSkipped := map[string]int64{}
 	var bodies imap.UIDSet
-	nBodies := 0
 	err := s.cn.do(ctx, func() error {
 		cmd := s.cn.c.Fetch(imap.UIDSetNum(chunk...), &imap.FetchOptions{
 			UID:         true,
@@ -363,7 +362,6 @@ func (s *scan) scanChunk(ctx context.Context, folder string, cp folderCheckpoint
 				chunkSkipped["too_large"]++
 			default:
 				bodies.AddNum(buf.UID)
-				nBodies++
 			}
 		}
 		return cmd.Close()
@@ -373,7 +371,7 @@ func (s *scan) scanChunk(ctx context.Context, folder string, cp folderCheckpoint
 	}
 
 	var evidence []collector.Evidence
-	if nBodies > 0 {
+	if len(bodies) > 0 {
 		err = s.cn.do(ctx, func() error {
 			cmd := s.cn.c.Fetch(bodies, &imap.FetchOptions{
 				UID:         true,

@@ -40,13 +40,10 @@ func Classify(c *signatures.Catalog, raw io.Reader, opts Options) (res Result) {
 		now = time.Now
 	}
 	data, err := io.ReadAll(io.LimitReader(raw, max+1))
-	if err != nil && len(data) > 0 {
+	if err != nil {
 		// A read that broke off (a dropped connection) is not the
 		// message: skip it rather than judge half of it.
 		return Result{Kind: KindUnknown, MessageID: rawHash(data), Skipped: "unreadable: " + shortErr(err)}
-	}
-	if err != nil && len(data) == 0 {
-		return Result{Kind: KindUnknown, MessageID: rawHash(nil), Skipped: "unreadable: " + shortErr(err)}
 	}
 	tooLarge := int64(len(data)) > max
 	if tooLarge {
@@ -64,9 +61,6 @@ func Classify(c *signatures.Catalog, raw io.Reader, opts Options) (res Result) {
 	switch {
 	case tooLarge:
 		res.Skipped = fmt.Sprintf("message larger than %d bytes", max)
-		return res
-	case err != nil:
-		res.Skipped = "unreadable: " + shortErr(err)
 		return res
 	case m.skipped != "":
 		res.Skipped = m.skipped
@@ -170,34 +164,33 @@ func classify(c *signatures.Catalog, m *message, res *Result) {
 		}
 	}
 	res.Kind = kind
-	if kind == KindInvoice || kind == KindReceipt || kind == KindRenewal || kind == KindNotSaaS {
+	switch kind {
+	case KindInvoice, KindReceipt, KindRenewal, KindNotSaaS:
 		if hasTotal {
 			res.AmountCents, res.Currency = total.cents, total.currency
 		}
 		res.InvoiceNumber = extractInvoiceNumber(lines, m.subject)
+		if kind == KindNotSaaS {
+			// A hotel's or shop's amount and number help IT recognise
+			// the message; plans and seats would be noise.
+			res.AppID, res.By = "", ""
+			return
+		}
 		res.PeriodStart, res.PeriodEnd = extractPeriod(text, total.currency != "" && total.currency != "USD")
 		res.Plan = extractPlan(lines, m.subject, v.names())
 		res.Seats = extractSeats(lines)
-	}
-	if kind == KindTrialEnding {
+	case KindTrialEnding:
 		name := ""
 		if v.app != nil {
 			name = v.app.Name
 		}
 		res.Plan = extractTrialPlan(m.subject, lines, name)
-	}
-	if kind == KindSecurity || kind == KindMarketing || kind == KindUnknown {
+	case KindSecurity, KindMarketing, KindUnknown:
 		// A weak display-name match on mail that proves nothing is no
 		// finding at all.
 		if v.weak {
 			res.AppID, res.By = "", ""
 		}
-	}
-	if kind == KindNotSaaS {
-		// A hotel's or shop's amount and number help IT recognise the
-		// message; plans and seats would be noise.
-		res.AppID, res.By = "", ""
-		res.Plan, res.Seats, res.PeriodStart, res.PeriodEnd = "", 0, "", ""
 	}
 }
 

@@ -110,11 +110,12 @@ func unhex(c byte) byte {
 // missing charset is read as UTF-8 when the bytes are valid UTF-8 and as
 // Windows-1252 otherwise (what most mislabelled Western mail is).
 func toUTF8(s, cs string) string {
-	cs = strings.ToLower(strings.Trim(strings.TrimSpace(cs), `"'`))
+	if isUTF7(cs) {
+		return decodeUTF7(s)
+	}
+	cs = normCharset(cs)
 	switch cs {
 	case "", "utf-8", "utf8", "us-ascii", "ascii":
-	case "utf-7", "utf7", "unicode-1-1-utf-7", "csunicode11utf7":
-		return decodeUTF7(s)
 	default:
 		if singleByte(cs) && utf8.ValidString(s) {
 			// Mislabelled UTF-8 is common ("windows-1252" on a UTF-8
@@ -158,11 +159,17 @@ func c1AsWindows1252(s string) string {
 
 // isUTF7 reports whether a charset label names UTF-7.
 func isUTF7(cs string) bool {
-	switch strings.ToLower(strings.Trim(strings.TrimSpace(cs), `"'`)) {
+	switch normCharset(cs) {
 	case "utf-7", "utf7", "unicode-1-1-utf-7", "csunicode11utf7":
 		return true
 	}
 	return false
+}
+
+// normCharset is a charset label as the lookups compare it: lowercase,
+// unquoted, trimmed.
+func normCharset(cs string) string {
+	return strings.ToLower(strings.Trim(strings.TrimSpace(cs), `"'`))
 }
 
 // singleByte reports whether cs is a Western single-byte charset.

@@ -36,7 +36,6 @@ const (
 
 // message is one parsed message: its headers and its readable text.
 type message struct {
-	header    textproto.Header
 	messageID string
 	from      string
 	replyTo   string
@@ -84,8 +83,7 @@ func parse(raw []byte, now func() time.Time) *message {
 		m.skipped = "not a message: no header fields"
 		return m
 	}
-	m.header = h
-	m.readHeaders(raw, now)
+	m.readHeaders(&h, raw, now)
 	if err != nil {
 		// The header ended badly (no blank line, a broken field): what
 		// was read is kept, the body is whatever follows.
@@ -133,8 +131,7 @@ func decodeHeader(s string) string {
 	return toUTF8(s, "")
 }
 
-func (m *message) readHeaders(raw []byte, now func() time.Time) {
-	h := &m.header
+func (m *message) readHeaders(h *textproto.Header, raw []byte, now func() time.Time) {
 	m.messageID = strings.TrimSpace(strings.Trim(strings.TrimSpace(h.Get("Message-Id")), "<>"))
 	if m.messageID == "" || strings.ContainsAny(m.messageID, " \t\r\n") {
 		m.messageID = rawHash(raw)
