@@ -134,22 +134,30 @@ type appPageData struct {
 }
 
 func (s *Server) appPage(w http.ResponseWriter, r *http.Request, sess session) {
-	data, err := s.loadApp(r.Context(), r.PathValue("id"))
-	if isNotFound(err) {
-		s.notFound(w, r)
+	data, ok := s.appOrAnswer(w, r)
+	if !ok {
 		return
 	}
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	data.NoteForm = appNoteForm{Owner: data.Note.Owner, Notes: data.Note.Notes}
-	data.Form = appStatusForm{Status: data.App.Status}
 	switch r.URL.Query().Get("saved") {
 	case "status", "notes":
 		data.Saved = r.URL.Query().Get("saved")
 	}
 	s.renderApp(w, r, http.StatusOK, sess, data)
+}
+
+// appOrAnswer loads the app of the request's path for a handler; when it
+// cannot, it has answered 404 or 500 and returns false.
+func (s *Server) appOrAnswer(w http.ResponseWriter, r *http.Request) (appPageData, bool) {
+	data, err := s.loadApp(r.Context(), r.PathValue("id"))
+	if isNotFound(err) {
+		s.notFound(w, r)
+		return data, false
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return data, false
+	}
+	return data, true
 }
 
 func (s *Server) renderApp(w http.ResponseWriter, r *http.Request, status int, sess session, data appPageData) {
@@ -159,14 +167,8 @@ func (s *Server) renderApp(w http.ResponseWriter, r *http.Request, status int, s
 // appStatus records a status decision with its rationale. A refused form
 // is shown again in place with what was typed.
 func (s *Server) appStatus(w http.ResponseWriter, r *http.Request, sess session) {
-	id := r.PathValue("id")
-	data, err := s.loadApp(r.Context(), id)
-	if isNotFound(err) {
-		s.notFound(w, r)
-		return
-	}
-	if err != nil {
-		s.fail(w, r, err)
+	data, ok := s.appOrAnswer(w, r)
+	if !ok {
 		return
 	}
 	form := appStatusForm{Status: collector.Status(r.PostFormValue("status")), Why: strings.TrimSpace(r.PostFormValue("why"))}
@@ -186,7 +188,6 @@ func (s *Server) appStatus(w http.ResponseWriter, r *http.Request, sess session)
 		return
 	}
 	data.Form = form
-	data.NoteForm = appNoteForm{Owner: data.Note.Owner, Notes: data.Note.Notes}
 	s.renderApp(w, r, http.StatusUnprocessableEntity, sess, data)
 }
 
@@ -210,13 +211,8 @@ func validateStatus(f appStatusForm) map[string]string {
 
 // appNotes saves the app's owner and notes.
 func (s *Server) appNotes(w http.ResponseWriter, r *http.Request, sess session) {
-	data, err := s.loadApp(r.Context(), r.PathValue("id"))
-	if isNotFound(err) {
-		s.notFound(w, r)
-		return
-	}
-	if err != nil {
-		s.fail(w, r, err)
+	data, ok := s.appOrAnswer(w, r)
+	if !ok {
 		return
 	}
 	form := appNoteForm{
@@ -241,7 +237,6 @@ func (s *Server) appNotes(w http.ResponseWriter, r *http.Request, sess session) 
 		return
 	}
 	data.NoteForm = form
-	data.Form = appStatusForm{Status: data.App.Status}
 	s.renderApp(w, r, http.StatusUnprocessableEntity, sess, data)
 }
 
@@ -279,7 +274,8 @@ func hasControl(s string, lines bool) bool {
 	return false
 }
 
-// loadApp reads everything the app page shows. An unknown id is an error
+// loadApp reads everything the app page shows, with its forms holding the
+// stored values. An unknown id is an error
 // wrapping collector.ErrNotFound.
 func (s *Server) loadApp(ctx context.Context, id string) (appPageData, error) {
 	if id == "" || len(id) > maxAppIDLen || s.opts.Inventory == nil {
@@ -300,6 +296,9 @@ func (s *Server) loadApp(ctx context.Context, id string) (appPageData, error) {
 			return appPageData{}, err
 		}
 	}
+	// The forms start from what is stored; a refused form replaces its own.
+	d.NoteForm = appNoteForm{Owner: d.Note.Owner, Notes: d.Note.Notes}
+	d.Form = appStatusForm{Status: detail.Status}
 	if s.opts.Evidence != nil {
 		ev, err := s.opts.Evidence.ListEvidence(ctx, collector.EvidenceFilter{AppID: id, Limit: peopleEvidenceRows})
 		if err != nil {

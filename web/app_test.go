@@ -3,11 +3,9 @@ package web
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -39,13 +37,8 @@ type pageFixture struct {
 
 func newPageFixture(t testing.TB) *pageFixture {
 	t.Helper()
-	ctx := context.Background()
 	now := func() time.Time { return fixtureNow }
-	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "shadowmap.db"), sqlite.Options{Now: now, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
+	store := openTestStore(t, now)
 	catalog, err := signatures.Embedded()
 	if err != nil {
 		t.Fatal(err)

@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -58,11 +56,7 @@ func newAuthFixture(t *testing.T, secure, noAdmin bool) *authFixture {
 	t.Helper()
 	ctx := context.Background()
 	clock := &authClock{now: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)}
-	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "shadowmap.db"), sqlite.Options{Logger: slog.New(slog.DiscardHandler), Now: clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
+	store := openTestStore(t, clock.Now)
 	srv, err := New(Options{Accounts: store, Now: clock.Now, Secure: secure})
 	if err != nil {
 		t.Fatal(err)

@@ -3,7 +3,6 @@ package web
 import (
 	"bytes"
 	"context"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"net/http"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/shadowmap/shadowmap/collector"
 	"github.com/shadowmap/shadowmap/collector/inventory"
+	"github.com/shadowmap/shadowmap/internal/secret"
 )
 
 // StatusSetter records IT's decision about an app and its history entry
@@ -234,7 +234,7 @@ func (s *Server) renderApps(w http.ResponseWriter, r *http.Request, sess session
 		d.First = (res.Page-1)*res.Limit + 1
 		d.Last = d.First + len(res.Apps) - 1
 	}
-	d.Statuses = []collector.Status{collector.StatusUnreviewed, collector.StatusApproved, collector.StatusTolerated, collector.StatusNotPermitted, collector.StatusIgnored}
+	d.Statuses = statuses()
 	d.Flags = inventory.Flags()
 	d.Sources = collector.Sources()
 	d.SortKeys = inventory.SortKeys()
@@ -337,7 +337,7 @@ func (s *Server) appsStatus(w http.ResponseWriter, r *http.Request, sess session
 	}
 	// signedIn checks the token too; this handler checks it again so a
 	// change of status never depends on one layer alone.
-	if sess.CSRF == "" || subtle.ConstantTimeCompare([]byte(r.PostForm.Get("csrf")), []byte(sess.CSRF)) != 1 {
+	if !secret.Equal(sess.CSRF, r.PostForm.Get("csrf")) {
 		http.Error(w, "The form has expired; reload the page and try again.", http.StatusForbidden)
 		return
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/csv"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -42,16 +41,11 @@ type invFixture struct {
 
 func newInvFixture(t testing.TB) *invFixture {
 	t.Helper()
-	ctx := context.Background()
 	cat, err := signatures.Embedded()
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "shadowmap.db"), sqlite.Options{Now: func() time.Time { return invNow }, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
+	store := openTestStore(t, func() time.Time { return invNow })
 	inv := inventory.New(cat, store, store, inventory.Options{Grants: store, Clock: func() time.Time { return invNow }})
 	srv, err := New(Options{Catalog: cat, Inventory: inv, Statuses: store, Now: func() time.Time { return invNow }})
 	if err != nil {

@@ -9,18 +9,14 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/shadowmap/shadowmap/collector/store/sqlite"
 )
 
 // testIdP is an OpenID provider on loopback: discovery, JWKS with an RSA
@@ -133,11 +129,7 @@ func newOIDCFixtureTLS(t *testing.T, autoCreate, secure bool) (*authFixture, *te
 	t.Helper()
 	ctx := context.Background()
 	clock := &authClock{now: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)}
-	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "shadowmap.db"), sqlite.Options{Logger: slog.New(slog.DiscardHandler), Now: clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
+	store := openTestStore(t, clock.Now)
 	idp := newTestIdP(t, clock.Now)
 	srv, err := New(Options{Accounts: store, Now: clock.Now, Secure: secure, OIDC: OIDCSettings{
 		Issuer: idp.srv.URL, ClientID: "shadowmap", ClientSecret: "client-secret", RedirectURL: oidcRedirect,

@@ -6,8 +6,6 @@ import (
 	"html/template"
 	"net/http"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/shadowmap/shadowmap/collector/inventory"
@@ -177,16 +175,11 @@ func shortMoney(cents int64) string {
 	units := cents / 100
 	switch {
 	case units >= 1_000_000:
-		return trimDecimal(float64(units)/1_000_000) + "M"
+		return oneDecimal(float64(units)/1_000_000) + "M"
 	case units >= 10_000:
-		return trimDecimal(float64(units)/1_000) + "k"
+		return oneDecimal(float64(units)/1_000) + "k"
 	}
 	return thousands(units)
-}
-
-// trimDecimal writes f with one decimal, without a trailing ".0".
-func trimDecimal(f float64) string {
-	return strings.TrimSuffix(strconv.FormatFloat(f, 'f', 1, 64), ".0")
 }
 
 // discoveriesChart counts the apps first seen in each of the last

@@ -146,22 +146,27 @@ func (s *Server) settingsPage(w http.ResponseWriter, r *http.Request, sess sessi
 	s.renderSettings(w, r, http.StatusOK, sess, d)
 }
 
-// settingsForm reads a settings form's fields within a bounded body.
-func settingsForm(w http.ResponseWriter, r *http.Request) bool {
+// settingsForm starts a settings form's handler: a form whose store the
+// collector did not give is a 404, and its fields are read within a
+// bounded body. When it returns false it has answered.
+func (s *Server) settingsForm(w http.ResponseWriter, r *http.Request, editable bool) bool {
+	if !editable {
+		s.notFound(w, r)
+		return false
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxSettingsFormBytes)
-	return r.ParseForm() == nil
+	if r.ParseForm() != nil {
+		http.Error(w, "The form could not be read.", http.StatusBadRequest)
+		return false
+	}
+	return true
 }
 
 // createEnrollSecret makes a secret with a generated value, stores its
 // SHA-256 and shows the value once, on this answer: it is not redirected,
 // so a reload asks to resend the form rather than showing it again.
 func (s *Server) createEnrollSecret(w http.ResponseWriter, r *http.Request, sess session) {
-	if s.opts.EnrollSecrets == nil {
-		s.notFound(w, r)
-		return
-	}
-	if !settingsForm(w, r) {
-		http.Error(w, "The form could not be read.", http.StatusBadRequest)
+	if !s.settingsForm(w, r, s.opts.EnrollSecrets != nil) {
 		return
 	}
 	d, err := s.settingsData(r)
@@ -213,12 +218,7 @@ func (s *Server) createEnrollSecret(w http.ResponseWriter, r *http.Request, sess
 // revokeEnrollSecret revokes a secret made here once its name is typed
 // again in the confirmation field.
 func (s *Server) revokeEnrollSecret(w http.ResponseWriter, r *http.Request, sess session) {
-	if s.opts.EnrollSecrets == nil {
-		s.notFound(w, r)
-		return
-	}
-	if !settingsForm(w, r) {
-		http.Error(w, "The form could not be read.", http.StatusBadRequest)
+	if !s.settingsForm(w, r, s.opts.EnrollSecrets != nil) {
 		return
 	}
 	d, err := s.settingsData(r)
@@ -251,12 +251,7 @@ func (s *Server) revokeEnrollSecret(w http.ResponseWriter, r *http.Request, sess
 }
 
 func (s *Server) saveDigestRecipients(w http.ResponseWriter, r *http.Request, sess session) {
-	if s.opts.DigestRecipients == nil {
-		s.notFound(w, r)
-		return
-	}
-	if !settingsForm(w, r) {
-		http.Error(w, "The form could not be read.", http.StatusBadRequest)
+	if !s.settingsForm(w, r, s.opts.DigestRecipients != nil) {
 		return
 	}
 	text := r.PostFormValue("recipients")
@@ -288,12 +283,7 @@ func (s *Server) saveDigestRecipients(w http.ResponseWriter, r *http.Request, se
 }
 
 func (s *Server) saveRetention(w http.ResponseWriter, r *http.Request, sess session) {
-	if s.opts.Retention == nil {
-		s.notFound(w, r)
-		return
-	}
-	if !settingsForm(w, r) {
-		http.Error(w, "The form could not be read.", http.StatusBadRequest)
+	if !s.settingsForm(w, r, s.opts.Retention != nil) {
 		return
 	}
 	o := collector.RetentionOverride{

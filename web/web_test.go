@@ -1,11 +1,29 @@
 package web
 
 import (
+	"context"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/shadowmap/shadowmap/collector/store/sqlite"
 )
+
+// openTestStore opens a fresh SQLite store with the clock now, closed
+// when the test ends.
+func openTestStore(t testing.TB, now func() time.Time) *sqlite.Store {
+	t.Helper()
+	store, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "shadowmap.db"), sqlite.Options{Now: now, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	return store
+}
 
 func newTestServer(t *testing.T) *Server {
 	t.Helper()

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"slices"
 	"strings"
 
 	"golang.org/x/net/publicsuffix"
@@ -52,10 +53,8 @@ func RegistrableDomain(name string) (string, bool) {
 	if allDigits(tld) {
 		return "", false // an IPv4 address, or shaped like one
 	}
-	for _, p := range privateSuffixes {
-		if tld == p {
-			return "", false
-		}
+	if slices.Contains(privateSuffixes, tld) {
+		return "", false
 	}
 	suffix, icann := publicsuffix.PublicSuffix(name)
 	if !icann && !strings.Contains(suffix, ".") {
@@ -78,5 +77,5 @@ func RegistrableDomain(name string) (string, bool) {
 // RegistrableDomain yields one.
 func isRegistrable(s string) bool {
 	r, ok := RegistrableDomain(s)
-	return ok && r == s && isDomain(s)
+	return ok && r == s // RegistrableDomain checked isDomain(r)
 }

@@ -157,10 +157,8 @@ func (s *Server) matchEnrollSecret(ctx context.Context, presented string) (Secre
 func (s *Server) secretRevoked(ctx context.Context, name string) (bool, error) {
 	// Devices of a configuration secret, the usual case, need no store
 	// read on their every upload.
-	for _, sec := range s.opts.EnrollSecrets {
-		if sec.Name == name {
-			return sec.Revoked, nil
-		}
+	if revoked, ok := s.configSecretRevoked(name); ok {
+		return revoked, nil
 	}
 	revoked, err := s.secretRevocation(ctx)
 	if err != nil {
@@ -180,10 +178,8 @@ func (s *Server) secretRevocation(ctx context.Context) (func(name string) bool, 
 		}
 	}
 	return func(name string) bool {
-		for _, sec := range s.opts.EnrollSecrets {
-			if sec.Name == name {
-				return sec.Revoked
-			}
+		if revoked, ok := s.configSecretRevoked(name); ok {
+			return revoked
 		}
 		for _, st := range stored {
 			if st.Name == name {
@@ -194,6 +190,17 @@ func (s *Server) secretRevocation(ctx context.Context) (func(name string) bool, 
 		// too.
 		return name != ""
 	}, nil
+}
+
+// configSecretRevoked reports whether the configuration's enroll secret
+// called name is revoked; ok is false when the configuration has none.
+func (s *Server) configSecretRevoked(name string) (revoked, ok bool) {
+	for _, sec := range s.opts.EnrollSecrets {
+		if sec.Name == name {
+			return sec.Revoked, true
+		}
+	}
+	return false, false
 }
 
 func deviceFrom(ctx context.Context) collector.Device {

@@ -1,11 +1,28 @@
 package server
 
 import (
+	"context"
+	"log/slog"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/shadowmap/shadowmap/collector"
+	"github.com/shadowmap/shadowmap/collector/store/sqlite"
 )
+
+// openTestStore opens a fresh SQLite store with its clock at now, closed
+// when the test ends.
+func openTestStore(t *testing.T, now time.Time) *sqlite.Store {
+	t.Helper()
+	store, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "shadowmap.db"),
+		sqlite.Options{Now: func() time.Time { return now }, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	return store
+}
 
 func TestMatchSecret(t *testing.T) {
 	secrets := []Secret{{Name: "a", Value: "secret-one-0123456789"}, {Name: "b", Value: "secret-two-0123456789", Revoked: true}}

@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -32,11 +30,7 @@ func importsServer(t *testing.T, now time.Time, running func() map[string]source
 		t.Fatal(err)
 	}
 	clock := func() time.Time { return now }
-	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "shadowmap.db"), sqlite.Options{Now: clock, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
+	store := openTestStore(t, now)
 
 	runs := []collector.SourceRun{
 		{Source: "okta", StartedAt: now.Add(-2 * time.Hour), FinishedAt: now.Add(-2*time.Hour + time.Minute), Events: 1200, Imported: 800},

@@ -2,21 +2,17 @@ package server
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/shadowmap/shadowmap/collector/api"
 	"github.com/shadowmap/shadowmap/collector/inventory"
-	"github.com/shadowmap/shadowmap/collector/store/sqlite"
 	"github.com/shadowmap/shadowmap/signatures"
 )
 
@@ -33,11 +29,7 @@ func unknownDomainsServer(t *testing.T, now time.Time) *httptest.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "shadowmap.db"), sqlite.Options{Now: func() time.Time { return now }, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
+	store := openTestStore(t, now)
 	clock := func() time.Time { return now }
 	srv := New(Options{
 		Catalog:       catalog,
