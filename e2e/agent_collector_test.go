@@ -75,6 +75,19 @@ func serveConfigFile(t *testing.T, path string) string {
 	return serve(t, cfg)
 }
 
+// adminGet sends GET url+path with the admin token. The caller reads the
+// response and closes its body.
+func adminGet(t *testing.T, url, path string) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url+path, nil)
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
 // TestAgentToCollector runs the agent's loop (matching, aggregation,
 // spool, upload) on names from a test source and reads the result from
 // the collector's inventory.
@@ -115,12 +128,7 @@ func TestAgentToCollector(t *testing.T) {
 	var apps []row
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		req, _ := http.NewRequest("GET", url+"/api/v1/apps?sort=name", nil)
-		req.Header.Set("Authorization", "Bearer "+adminToken)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
+		resp := adminGet(t, url, "/api/v1/apps?sort=name")
 		var page struct {
 			Apps []row `json:"apps"`
 		}
@@ -135,12 +143,7 @@ func TestAgentToCollector(t *testing.T) {
 	// The heartbeat reaches the collector too.
 	healthy := false
 	for time.Now().Before(deadline) && !healthy {
-		req, _ := http.NewRequest("GET", url+"/api/v1/devices", nil)
-		req.Header.Set("Authorization", "Bearer "+adminToken)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
+		resp := adminGet(t, url, "/api/v1/devices")
 		var devices struct {
 			Devices []struct {
 				Health struct {

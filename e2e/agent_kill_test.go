@@ -128,12 +128,7 @@ func TestAgentSurvivesSIGKILL(t *testing.T) {
 	if dups := metric(t, url, duplicate); dups > 1 {
 		t.Errorf("%v batches were sent again after the restart; at most the one in flight may be", dups)
 	}
-	req, _ := http.NewRequest("GET", url+"/api/v1/devices", nil)
-	req.Header.Set("Authorization", "Bearer "+adminToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := adminGet(t, url, "/api/v1/devices")
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if n := strings.Count(string(body), `"id":"dev_`); n != 1 {

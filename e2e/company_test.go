@@ -130,12 +130,7 @@ sources:
 	url := serveConfigFile(t, cfgFile)
 	get := func(path string, out any) {
 		t.Helper()
-		req, _ := http.NewRequest("GET", url+path, nil)
-		req.Header.Set("Authorization", "Bearer "+adminToken)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
+		resp := adminGet(t, url, path)
 		defer resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("GET %s: %s", path, resp.Status)

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"slices"
@@ -124,12 +123,7 @@ func TestLiveCaptureToCollector(t *testing.T) {
 		dig(t, dnsAddr, "+tcp", "acme.slack.com", "A")
 		dig(t, dnsAddr, "www.example.org", "A")
 		time.Sleep(200 * time.Millisecond)
-		req, _ := http.NewRequest("GET", url+"/api/v1/apps", nil)
-		req.Header.Set("Authorization", "Bearer "+adminToken)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
+		resp := adminGet(t, url, "/api/v1/apps")
 		var page struct {
 			Apps []app `json:"apps"`
 		}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -87,12 +86,7 @@ sources:
 	}
 
 	url := serveConfigFile(t, cfgFile)
-	req, _ := http.NewRequest("GET", url+"/api/v1/apps?limit=1000", nil)
-	req.Header.Set("Authorization", "Bearer "+adminToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := adminGet(t, url, "/api/v1/apps?limit=1000")
 	defer resp.Body.Close()
 	var page struct {
 		Apps []struct {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"testing"
 	"time"
 
@@ -55,12 +54,7 @@ func TestUnknownDomainTelemetry(t *testing.T) {
 	var got []domain
 	deadline := time.Now().Add(15 * time.Second)
 	for time.Now().Before(deadline) {
-		req, _ := http.NewRequest("GET", url+"/api/v1/unknown-domains", nil)
-		req.Header.Set("Authorization", "Bearer "+adminToken)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
+		resp := adminGet(t, url, "/api/v1/unknown-domains")
 		var page struct {
 			Domains []domain `json:"domains"`
 		}

@@ -88,21 +88,10 @@ func CSVSafe(s string) string {
 // Limit are ignored.
 func (inv *Inventory) AllApps(ctx context.Context, q Query) ([]AppRow, error) {
 	q.Page, q.Limit = 0, 0
-	q, err := q.normalized()
+	_, matched, err := inv.matching(ctx, q)
 	if err != nil {
 		return nil, err
 	}
-	all, err := inv.rows(ctx)
-	if err != nil {
-		return nil, err
-	}
-	matched := all[:0]
-	for _, r := range all {
-		if q.matches(r) {
-			matched = append(matched, r)
-		}
-	}
-	q.sort(matched)
 	out := make([]AppRow, 0, len(matched))
 	for _, r := range matched {
 		out = append(out, inv.finish(r))

@@ -262,22 +262,10 @@ type Page struct {
 // Apps lists the apps matching q: every app with any evidence or any
 // state, filtered, sorted and paged.
 func (inv *Inventory) Apps(ctx context.Context, q Query) (Page, error) {
-	q, err := q.normalized()
+	q, matched, err := inv.matching(ctx, q)
 	if err != nil {
 		return Page{}, err
 	}
-	all, err := inv.rows(ctx)
-	if err != nil {
-		return Page{}, err
-	}
-	matched := all[:0]
-	for _, r := range all {
-		if q.matches(r) {
-			matched = append(matched, r)
-		}
-	}
-	q.sort(matched)
-
 	p := Page{Total: len(matched), Page: q.Page, Limit: q.Limit, Apps: []AppRow{}}
 	start := (q.Page - 1) * q.Limit
 	if start >= len(matched) {
@@ -289,6 +277,27 @@ func (inv *Inventory) Apps(ctx context.Context, q Query) (Page, error) {
 		p.Apps = append(p.Apps, inv.finish(r))
 	}
 	return p, nil
+}
+
+// matching normalizes q and returns it with the rows that match its
+// filters, in its order, from one read of the store.
+func (inv *Inventory) matching(ctx context.Context, q Query) (Query, []*draft, error) {
+	q, err := q.normalized()
+	if err != nil {
+		return q, nil, err
+	}
+	all, err := inv.rows(ctx)
+	if err != nil {
+		return q, nil, err
+	}
+	matched := all[:0]
+	for _, r := range all {
+		if q.matches(r) {
+			matched = append(matched, r)
+		}
+	}
+	q.sort(matched)
+	return q, matched, nil
 }
 
 // App returns one app's row and status history, or an error wrapping

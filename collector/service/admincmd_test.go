@@ -18,22 +18,25 @@ import (
 	"github.com/shadowmap/shadowmap/web"
 )
 
+// writeFile writes a password file into dir and returns its path.
+func writeFile(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 // TestAdminCommand runs `shadowmap admin create` as IT would, against a
 // real database file.
 func TestAdminCommand(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "shadowmap.db")
 	env := []string{"SHADOWMAP_DATABASE=" + db}
-	writeFile := func(name, content string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	good := writeFile("good", "correct horse battery staple\r\n")
-	short := writeFile("short", "eleven char\n")
-	empty := writeFile("empty", "\n")
+	good := writeFile(t, dir, "good", "correct horse battery staple\r\n")
+	short := writeFile(t, dir, "short", "eleven char\n")
+	empty := writeFile(t, dir, "empty", "\n")
 
 	run := func(stdin string, args ...string) (string, error) {
 		var stdout, stderr bytes.Buffer
@@ -109,15 +112,8 @@ func TestAdminManage(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "shadowmap.db")
 	env := []string{"SHADOWMAP_DATABASE=" + db}
-	writeFile := func(name, content string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	newPassword := writeFile("new", "a brand new passphrase\n")
-	short := writeFile("short", "eleven char\n")
+	newPassword := writeFile(t, dir, "new", "a brand new passphrase\n")
+	short := writeFile(t, dir, "short", "eleven char\n")
 
 	st, err := sqlite.Open(ctx, db, sqlite.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {

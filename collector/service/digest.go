@@ -50,14 +50,15 @@ func (e badWeek) BadWeek() bool { return true }
 // full week in the digest's time zone, or the ISO week asked for. Links
 // are the web view's own paths when no base URL is configured.
 func digestPreview(cfg config.Config, deps digest.Deps) web.DigestPreviewFunc {
+	loc, err := time.LoadLocation(cfg.Digest.TimeZone)
+	if err != nil {
+		loc = time.UTC // validated at load; a bad zone never gets here
+	}
 	return func(ctx context.Context, week string) (string, error) {
-		loc, err := time.LoadLocation(cfg.Digest.TimeZone)
-		if err != nil {
-			loc = time.UTC // validated at load; a bad zone never gets here
-		}
 		now := time.Now()
 		w := digest.WeekOf(now.In(loc).AddDate(0, 0, -7), loc)
 		if week != "" {
+			var err error
 			if w, err = digest.ParseISOWeek(week, loc); err != nil {
 				return "", badWeek{fmt.Errorf("week %q: %w", week, err)}
 			}

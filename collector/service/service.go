@@ -73,8 +73,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Collector, 
 		return nil, err
 	}
 	inv := inventory.New(catalog, store, store, inventory.Options{KDevices: cfg.UnknownDomainK, Grants: store})
-	importers, err := configuredImporters(cfg.Sources)
-	if err != nil {
+	// Built here only to refuse a bad importer configuration at start;
+	// the scheduler builds them again each round (importerBuilder).
+	if _, err := configuredImporters(cfg.Sources); err != nil {
 		store.Close()
 		return nil, fmt.Errorf("importers: %w", err)
 	}
@@ -96,7 +97,6 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Collector, 
 	}
 	imports := &sources.Scheduler{
 		Runner:     &sources.Runner{Stores: store, Runs: store, Catalog: catalog, Log: log},
-		Importers:  importers,
 		Build:      importerBuilder(cfg.Sources, store, log),
 		Interval:   cfg.Sources.Interval,
 		FirstDelay: 10 * time.Second,

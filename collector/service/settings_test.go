@@ -1,7 +1,6 @@
 package service
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
@@ -95,26 +94,15 @@ func TestEnrollWithStoredSecret(t *testing.T) {
 	enroll := func(secret string) (int, api.EnrollResponse) {
 		t.Helper()
 		body, _ := json.Marshal(api.EnrollRequest{EnrollSecret: secret, Hostname: "mbp-1", OS: "darwin", AgentVersion: "1.0.0"})
-		resp, err := http.Post(tc.URL+api.PathEnroll, "application/json", bytes.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
+		resp := call(t, "POST", tc.URL+api.PathEnroll, "", map[string]string{"Content-Type": "application/json"}, body, nil)
 		var er api.EnrollResponse
 		_ = json.NewDecoder(resp.Body).Decode(&er)
 		return resp.StatusCode, er
 	}
 	heartbeat := func(token string) int {
 		t.Helper()
-		req, _ := http.NewRequest("POST", tc.URL+api.PathHeartbeat, bytes.NewReader([]byte(`{"capture_state":"running","agent_version":"1.0.0"}`)))
-		req.Header.Set("Authorization", "Bearer "+token)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
+		return call(t, "POST", tc.URL+api.PathHeartbeat, token, map[string]string{"Content-Type": "application/json"},
+			[]byte(`{"capture_state":"running","agent_version":"1.0.0"}`), nil).StatusCode
 	}
 	if code, _ := enroll(enrollSecret); code != http.StatusCreated {
 		t.Fatalf("enroll with the configuration's secret: %d", code)

@@ -318,12 +318,8 @@ func (s *Store) SetPassword(ctx context.Context, email, passwordHash string) err
 		if err != nil {
 			return err
 		}
-		n, err := affected(res)
-		if err != nil {
+		if err := mustAffect(res); err != nil {
 			return err
-		}
-		if n == 0 {
-			return collector.ErrNotFound
 		}
 		_, err = w.execSQL("DELETE FROM sessions WHERE email = ?", email)
 		return err

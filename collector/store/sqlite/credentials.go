@@ -56,21 +56,15 @@ func (s *Store) SetCredentialOverride(ctx context.Context, c collector.Credentia
 
 // DeleteCredentialOverride removes the override of key.
 func (s *Store) DeleteCredentialOverride(ctx context.Context, key string) error {
-	var found bool
 	err := s.write(ctx, func(w *writeTx) error {
 		res, err := w.execSQL("DELETE FROM credential_overrides WHERE key = ?", key)
 		if err != nil {
 			return err
 		}
-		n, err := res.RowsAffected()
-		found = n > 0
-		return err
+		return mustAffect(res)
 	}, nil)
 	if err != nil {
 		return fmt.Errorf("delete credential override %s: %w", key, err)
-	}
-	if !found {
-		return fmt.Errorf("delete credential override %s: %w", key, collector.ErrNotFound)
 	}
 	return nil
 }

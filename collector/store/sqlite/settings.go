@@ -86,15 +86,13 @@ func (s *Store) RevokeEnrollSecret(ctx context.Context, name, by string, at time
 	if micros == 0 {
 		micros = 1 // 0 means active
 	}
-	var found bool
 	err := s.write(ctx, func(w *writeTx) error {
 		var revoked int64
 		if err := w.queryRow("SELECT revoked_at FROM enroll_secrets WHERE name = ?", name).Scan(&revoked); errNoRows(err) {
-			return nil
+			return collector.ErrNotFound
 		} else if err != nil {
 			return err
 		}
-		found = true
 		if revoked != 0 {
 			return nil // the first revocation stands
 		}
@@ -104,15 +102,12 @@ func (s *Store) RevokeEnrollSecret(ctx context.Context, name, by string, at time
 	if err != nil {
 		return fmt.Errorf("revoke enroll secret %s: %w", name, err)
 	}
-	if !found {
-		return fmt.Errorf("revoke enroll secret %s: %w", name, collector.ErrNotFound)
-	}
 	return nil
 }
 
 // DigestRecipients returns the weekly digest's recipients.
 func (s *Store) DigestRecipients(ctx context.Context) ([]string, error) {
-	v, _, err := s.setting(ctx, settingDigestRecipients)
+	v, err := s.setting(ctx, settingDigestRecipients)
 	if err != nil || v == "" {
 		return nil, err
 	}
@@ -194,16 +189,17 @@ func (s *Store) SetRetentionOverride(ctx context.Context, o collector.RetentionO
 	return nil
 }
 
-// setting reads one key of the settings table; ok is false when unset.
-func (s *Store) setting(ctx context.Context, key string) (value string, ok bool, err error) {
-	err = s.readDB.QueryRowContext(ctx, "SELECT value FROM settings WHERE key = ?", key).Scan(&value)
+// setting reads one key of the settings table; "" when unset.
+func (s *Store) setting(ctx context.Context, key string) (string, error) {
+	var value string
+	err := s.readDB.QueryRowContext(ctx, "SELECT value FROM settings WHERE key = ?", key).Scan(&value)
 	if errNoRows(err) {
-		return "", false, nil
+		return "", nil
 	}
 	if err != nil {
-		return "", false, fmt.Errorf("setting %s: %w", key, err)
+		return "", fmt.Errorf("setting %s: %w", key, err)
 	}
-	return value, true, nil
+	return value, nil
 }
 
 func putSetting(w *writeTx, key, value, by string, at time.Time) error {

@@ -219,7 +219,6 @@ func (s *Store) IdPApps(ctx context.Context) ([]collector.IdPApp, error) {
 
 // MapIdPApp sets or clears IT's mapping of an IdP app.
 func (s *Store) MapIdPApp(ctx context.Context, idp, externalID, appID string) error {
-	var found bool
 	err := s.write(ctx, func(w *writeTx) error {
 		var res sql.Result
 		var err error
@@ -231,15 +230,10 @@ func (s *Store) MapIdPApp(ctx context.Context, idp, externalID, appID string) er
 		if err != nil {
 			return err
 		}
-		n, err := res.RowsAffected()
-		found = n > 0
-		return err
+		return mustAffect(res)
 	}, nil)
 	if err != nil {
 		return fmt.Errorf("map %s app %s: %w", idp, externalID, err)
-	}
-	if !found {
-		return fmt.Errorf("map %s app %s: %w", idp, externalID, collector.ErrNotFound)
 	}
 	return nil
 }
