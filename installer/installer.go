@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"strconv"
 
+	"github.com/shadowmap/shadowmap/agent/config"
 	"github.com/shadowmap/shadowmap/agent/service"
 )
 
@@ -65,8 +66,8 @@ func ParseVersion(s string) (Version, error) {
 			v.Hash = m[5]
 		}
 		v.Dirty = m[6] != ""
-		if v.Major > maxMSIComponent || v.Minor > maxMSIComponent || v.Patch > maxMSIBuild {
-			return Version{}, fmt.Errorf("version %q: Windows Installer takes at most %d.%d.%d", s, maxMSIComponent, maxMSIComponent, maxMSIBuild)
+		if err := v.CheckMSI(); err != nil {
+			return Version{}, fmt.Errorf("version %q: %w", s, err)
 		}
 		return v, nil
 	}
@@ -74,6 +75,16 @@ func ParseVersion(s string) (Version, error) {
 		return Version{Hash: m[1], Dirty: m[2] != ""}, nil
 	}
 	return Version{}, fmt.Errorf("version %q: want vMAJOR.MINOR.PATCH, git describe output, or a commit hash", s)
+}
+
+// CheckMSI reports whether Windows Installer can hold v as a
+// ProductVersion: ParseVersion checks it, and the MSI build checks it
+// again for a Version made by hand.
+func (v Version) CheckMSI() error {
+	if v.Major < 0 || v.Minor < 0 || v.Patch < 0 || v.Major > maxMSIComponent || v.Minor > maxMSIComponent || v.Patch > maxMSIBuild {
+		return fmt.Errorf("Windows Installer takes at most %d.%d.%d", maxMSIComponent, maxMSIComponent, maxMSIBuild)
+	}
+	return nil
 }
 
 // Release is MAJOR.MINOR.PATCH.
@@ -135,9 +146,10 @@ func (v Version) RPM() (version, release string) {
 // same-version upgrades for that reason.
 func (v Version) MSI() string { return v.Release() }
 
-// Paths on each OS. They match the agent's own defaults (agent/config and
-// agent/service), so `shadowmap-agent status` and `service` find the
-// installed agent's state and configuration without flags.
+// Paths on each OS. The configuration file and state directory are the
+// agent's own defaults (agent/config), so `shadowmap-agent status` and
+// `service` find the installed agent's state and configuration without
+// flags.
 const (
 	LinuxExecutable  = "/usr/bin/shadowmap-agent"
 	DarwinExecutable = "/usr/local/bin/shadowmap-agent"
@@ -148,20 +160,21 @@ const (
 
 // LinuxDefinition is the service definition the .deb and .rpm install.
 func LinuxDefinition() service.Definition {
-	return service.Definition{
-		Executable: LinuxExecutable,
-		ConfigPath: "/etc/shadowmap/agent.yaml",
-		StateDir:   "/var/lib/shadowmap-agent",
-	}
+	return definition("linux", LinuxExecutable)
 }
 
 // DarwinDefinition is the service definition the macOS .pkg installs.
 func DarwinDefinition() service.Definition {
-	const dir = "/Library/Application Support/shadowmap-agent"
+	return definition("darwin", DarwinExecutable)
+}
+
+// definition runs executable with the agent's default configuration file
+// and state directory on goos.
+func definition(goos, executable string) service.Definition {
 	return service.Definition{
-		Executable: DarwinExecutable,
-		ConfigPath: dir + "/agent.yaml",
-		StateDir:   dir,
+		Executable: executable,
+		ConfigPath: config.DefaultConfigPathFor(goos, nil),
+		StateDir:   config.DefaultStateDirFor(goos, nil),
 	}
 }
 

@@ -15,7 +15,6 @@
 package msi
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -57,8 +56,8 @@ func build(ctx context.Context, in installer.Input, sign *Signing) (string, erro
 	if in.Arch != "amd64" {
 		return "", fmt.Errorf("architecture %q: the Windows package is built for amd64 only", in.Arch)
 	}
-	if err := checkVersion(in.Version); err != nil {
-		return "", err
+	if err := in.Version.CheckMSI(); err != nil {
+		return "", fmt.Errorf("version %s: %w", in.Version, err)
 	}
 	if in.OutDir == "" {
 		return "", errors.New("no output directory")
@@ -131,16 +130,6 @@ func build(ctx context.Context, in installer.Input, sign *Signing) (string, erro
 	return out, nil
 }
 
-// checkVersion repeats ParseVersion's range check for a Version built by
-// hand: Windows Installer versions are major.minor.build with major and
-// minor below 256 and build below 65536.
-func checkVersion(v installer.Version) error {
-	if v.Major < 0 || v.Minor < 0 || v.Patch < 0 || v.Major > 255 || v.Minor > 255 || v.Patch > 65535 {
-		return fmt.Errorf("version %s: Windows Installer takes at most 255.255.65535", v)
-	}
-	return nil
-}
-
 func checkBinary(path string) error {
 	if path == "" {
 		return errors.New("no agent binary given")
@@ -187,11 +176,8 @@ func copyFile(from, to string) error {
 func runTool(ctx context.Context, dir, name string, args ...string) error {
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = dir
-	var stderr bytes.Buffer
-	cmd.Stdout = &stderr
-	cmd.Stderr = &stderr
-	err := cmd.Run()
-	out := strings.TrimSpace(stderr.String())
+	output, err := cmd.CombinedOutput()
+	out := strings.TrimSpace(string(output))
 	if err != nil {
 		return fmt.Errorf("%s: %w: %s", name, err, out)
 	}

@@ -1,7 +1,6 @@
 package msi
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os/exec"
@@ -22,11 +21,8 @@ func signMSI(ctx context.Context, dir string, s *Signing, in, out string) error 
 	args = append(args, "-in", in, "-out", out)
 	cmd := exec.CommandContext(ctx, "osslsigncode", args...)
 	cmd.Dir = dir
-	var output bytes.Buffer
-	cmd.Stdout = &output
-	cmd.Stderr = &output
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("sign with %s: osslsigncode: %w: %s", s.CertFile, err, signFailure(output.String()))
+	if output, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("sign with %s: osslsigncode: %w: %s", s.CertFile, err, signFailure(string(output)))
 	}
 	return nil
 }

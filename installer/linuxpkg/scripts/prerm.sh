@@ -14,7 +14,6 @@ set -e
 
 root=${SHADOWMAP_PKG_ROOT:-}
 unit=shadowmap-agent.service
-state_dir=$root/var/lib/shadowmap-agent
 # The mark lives beside the conffile: dpkg keeps /etc/shadowmap on remove
 # and deletes it on purge, exactly the life the mark needs, while an admin
 # may well clear the state directory in between.

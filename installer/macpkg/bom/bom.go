@@ -20,12 +20,15 @@ import (
 	"path"
 	"sort"
 	"strings"
+
+	"github.com/shadowmap/shadowmap/installer/macpkg/cpio"
 )
 
-// File type bits of Entry.Mode, as in st_mode.
+// File type bits of Entry.Mode, as in st_mode: the Payload's, so an
+// entry's mode goes into both unchanged.
 const (
-	TypeRegular   uint32 = 0o100000
-	TypeDirectory uint32 = 0o040000
+	TypeRegular          = cpio.TypeRegular
+	TypeDirectory        = cpio.TypeDirectory
 	typeMask      uint32 = 0o170000
 )
 

@@ -1,8 +1,10 @@
 package bom
 
-// cksumTable is the CRC-32 table for the polynomial POSIX cksum uses
+// cksumTab is the CRC-32 table for the polynomial POSIX cksum uses
 // (0x04C11DB7), processed most significant bit first. hash/crc32 only
 // implements the bit-reflected form, which gives different values.
+var cksumTab = cksumTable()
+
 func cksumTable() *[256]uint32 {
 	var t [256]uint32
 	for i := range t {
@@ -22,7 +24,7 @@ func cksumTable() *[256]uint32 {
 // Checksum is the POSIX cksum CRC of data, what `cksum` prints first and
 // what Boms record for files and Mach-O slices.
 func Checksum(data []byte) uint32 {
-	t := cksumTable()
+	t := cksumTab
 	var crc uint32
 	for _, b := range data {
 		crc = crc<<8 ^ t[byte(crc>>24)^b]
