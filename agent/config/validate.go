@@ -2,12 +2,13 @@ package config
 
 import (
 	"fmt"
-	"net"
 	"net/mail"
 	"net/url"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/shadowmap/shadowmap/internal/loopback"
 )
 
 // Problem is one thing wrong with the settings.
@@ -151,16 +152,8 @@ func checkCollectorURL(raw string) string {
 	if u.RawQuery != "" || u.Fragment != "" {
 		return fmt.Sprintf("%q has a query or fragment: give the collector's base URL", raw)
 	}
-	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
+	if u.Scheme == "http" && !loopback.Host(u.Hostname()) {
 		return fmt.Sprintf("%q uses http: https is required unless the collector is on this machine (localhost), since the enroll secret and sightings travel in it", raw)
 	}
 	return ""
-}
-
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

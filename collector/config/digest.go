@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/shadowmap/shadowmap/internal/loopback"
 )
 
 // Digest configures the weekly shadow-IT digest by email
@@ -148,7 +150,7 @@ func (c Config) validateDigest(bad func(format string, args ...any)) {
 	switch s.TLS {
 	case SMTPStartTLS, SMTPImplicit:
 	case SMTPNoTLS:
-		if s.Host != "" && !isLoopbackHost(s.Host) {
+		if s.Host != "" && !loopback.Host(s.Host) {
 			bad("digest.smtp.tls none with host %q: only a server on this machine may be used without TLS", s.Host)
 		}
 	default:

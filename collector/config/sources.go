@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/shadowmap/shadowmap/internal/loopback"
 )
 
 // Sources configures the importers. Each importer runs when its section
@@ -214,7 +216,7 @@ func (c Config) validateSources(bad func(format string, args ...any)) {
 		switch m.TLS {
 		case "implicit", "starttls":
 		case "none":
-			if !isLoopbackHost(m.Host) {
+			if !loopback.Host(m.Host) {
 				bad("%s.tls none: only for a server on this machine; the password would cross the network in clear", label)
 			}
 		default:
@@ -248,13 +250,9 @@ func checkHTTPURL(bad func(format string, args ...any), key, raw string) {
 		bad("%s %q: want an http(s) URL with a host", key, raw)
 		return
 	}
-	if u.Scheme == "http" && !isLoopbackHost(u.Hostname()) {
+	if u.Scheme == "http" && !loopback.Host(u.Hostname()) {
 		bad("%s %q: credentials would cross the network in clear: use https", key, raw)
 	}
-}
-
-func isLoopbackHost(h string) bool {
-	return h == "localhost" || strings.HasPrefix(h, "127.") || h == "::1"
 }
 
 // sourceSecretFiles lists the importers' secrets given as files, for

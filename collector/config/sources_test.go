@@ -26,6 +26,9 @@ func TestSourcesConfig(t *testing.T) {
 		{"unknown auth", "sources:\n  mail:\n    mailboxes:\n      - {name: ap, host: imap.example.com, username: u, password: p, auth: cram-md5}\n", "plain, login or xoauth2"},
 		{"okta without a token", "sources:\n  okta:\n    url: https://acme.okta.com\n", "token or token_file"},
 		{"okta over plain http", "sources:\n  okta:\n    url: http://acme.okta.com\n    token: t\n", "use https"},
+		// A name that only starts like a loopback address is not one.
+		{"okta over plain http to a 127. name", "sources:\n  okta:\n    url: http://127.evil.example\n    token: t\n", "use https"},
+		{"plain IMAP to a 127. name", "sources:\n  mail:\n    mailboxes:\n      - {name: ap, host: 127.evil.example, tls: none, username: u, password: p}\n", "in clear"},
 		{"entra without a secret", "sources:\n  entra:\n    tenant_id: t\n    client_id: c\n", "client_secret"},
 		{"google without an admin", "sources:\n  google:\n    credentials_file: /k.json\n", "admin_email"},
 		{"a domain that is not one", "sources:\n  dns_zone:\n    domains: [\"acme example\"]\n", "not a domain name"},

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/shadowmap/shadowmap/collector/api"
+	"github.com/shadowmap/shadowmap/internal/loopback"
 )
 
 // Limits Validate enforces.
@@ -322,9 +323,5 @@ func isLoopback(addr string) bool {
 	if err != nil {
 		return false
 	}
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return loopback.Host(host)
 }

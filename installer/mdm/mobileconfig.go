@@ -3,7 +3,6 @@ package mdm
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/mail"
 	"net/url"
 	"regexp"
@@ -14,6 +13,7 @@ import (
 	"howett.net/plist"
 
 	"github.com/shadowmap/shadowmap/agent/service"
+	"github.com/shadowmap/shadowmap/internal/loopback"
 )
 
 // Identifiers the agent and macOS agree on.
@@ -292,16 +292,8 @@ func checkCollectorURL(raw string) error {
 	if u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
 		return fmt.Errorf("%q has a query or fragment: give the collector's base URL", raw)
 	}
-	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
+	if u.Scheme == "http" && !loopback.Host(u.Hostname()) {
 		return fmt.Errorf("%q uses http: https is required unless the collector runs on the device itself, since the enroll secret travels in it", raw)
 	}
 	return nil
-}
-
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/shadowmap/shadowmap/collector/sources"
+	"github.com/shadowmap/shadowmap/internal/loopback"
 )
 
 // licenceMessage is what IT reads when the tenant has no Entra ID P1/P2:
@@ -153,14 +154,10 @@ func (c *client) accessToken(ctx context.Context) (string, error) {
 // graphScope is the .default scope of the Graph the importer talks to
 // (national clouds have their own host).
 func graphScope(graphURL string) string {
-	if u, err := url.Parse(graphURL); err == nil && u.Host != "" && !isLoopback(u.Hostname()) {
+	if u, err := url.Parse(graphURL); err == nil && u.Host != "" && !loopback.Host(u.Hostname()) {
 		return "https://" + u.Host + "/.default"
 	}
 	return "https://graph.microsoft.com/.default"
-}
-
-func isLoopback(h string) bool {
-	return h == "localhost" || strings.HasPrefix(h, "127.") || h == "::1"
 }
 
 // page is one page of a Graph collection; the items are decoded one by

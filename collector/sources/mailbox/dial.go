@@ -10,7 +10,6 @@ import (
 	"net"
 	"os"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 	"github.com/emersion/go-sasl"
 
 	"github.com/shadowmap/shadowmap/collector/config"
+	"github.com/shadowmap/shadowmap/internal/loopback"
 )
 
 // account is one configured mailbox, checked and ready to dial.
@@ -65,7 +65,7 @@ func newAccount(m config.Mailbox) (account, error) {
 	default:
 		return a, fmt.Errorf("mailbox %s: tls %q: implicit, starttls or none", a.name, a.tlsMode)
 	}
-	if a.tlsMode == "none" && !isLoopback(a.host) {
+	if a.tlsMode == "none" && !loopback.Host(a.host) {
 		// The config refuses it too; the importer does not trust that it
 		// was validated.
 		return a, fmt.Errorf("mailbox %s: tls none is only for a server on this machine", a.name)
@@ -98,14 +98,6 @@ func newAccount(m config.Mailbox) (account, error) {
 		a.tls = cfg
 	}
 	return a, nil
-}
-
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // conn is a logged-in IMAP connection with a watchdog: the client library
