@@ -15,6 +15,10 @@ import (
 	"github.com/shadowmap/shadowmap/collector/inventory"
 )
 
+// maxAppFormBytes bounds the app page's forms: notes of MaxAppNotesLen
+// characters, percent-encoded, with room to spare.
+const maxAppFormBytes = 256 << 10
+
 // The store interfaces the app, people, device and source pages read.
 // Each is the smallest slice of a collector store a page needs; the SQLite
 // store implements them all.
@@ -59,8 +63,9 @@ const (
 
 func (s *Server) appRoutes() {
 	s.mux.HandleFunc("GET /apps/{id}", s.signedIn(s.appPage))
-	s.mux.HandleFunc("POST /apps/{id}/status", s.signedIn(s.appStatus))
-	s.mux.HandleFunc("POST /apps/{id}/notes", s.signedIn(s.appNotes))
+	// Bodies are capped before signedIn reads the CSRF field from them.
+	s.mux.HandleFunc("POST /apps/{id}/status", limitBody(maxAppFormBytes, s.signedIn(s.appStatus)))
+	s.mux.HandleFunc("POST /apps/{id}/notes", limitBody(maxAppFormBytes, s.signedIn(s.appNotes)))
 }
 
 // appStatusForm is the status change form with what was typed and why it was

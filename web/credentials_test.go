@@ -252,3 +252,33 @@ func TestCredentialsThroughHandler(t *testing.T) {
 		}
 	}
 }
+
+// TestEveryFormRouteCapsItsBody: each state-changing route refuses an
+// oversized body with 413 before sign-in reads a field from it, so no form
+// is parsed under Go's 10 MB default.
+func TestEveryFormRouteCapsItsBody(t *testing.T) {
+	srv, _, _ := credentialsFixture(t)
+	for _, tc := range []struct {
+		path  string
+		limit int
+	}{
+		{"/apps/notion/status", maxAppFormBytes},
+		{"/apps/notion/notes", maxAppFormBytes},
+		{"/apps/status", maxStatusForm},
+		{"/settings/enroll-secrets", maxSettingsFormBytes},
+		{"/settings/enroll-secrets/revoke", maxSettingsFormBytes},
+		{"/settings/digest-recipients", maxSettingsFormBytes},
+		{"/settings/retention", maxSettingsFormBytes},
+		{"/settings/admins", maxAdminsFormBytes},
+		{"/settings/admins/remove", maxAdminsFormBytes},
+		{"/settings/credentials", maxCredentialFormBytes},
+	} {
+		r := httptest.NewRequest("POST", tc.path, strings.NewReader(strings.Repeat("a", tc.limit+1)))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		rec := httptest.NewRecorder()
+		srv.Handler().ServeHTTP(rec, r)
+		if rec.Code != http.StatusRequestEntityTooLarge {
+			t.Errorf("POST %s with %d bytes: %d, want 413", tc.path, tc.limit+1, rec.Code)
+		}
+	}
+}

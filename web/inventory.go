@@ -39,7 +39,8 @@ func (s *Server) inventoryRoutes() {
 	s.mux.HandleFunc("GET /{$}", s.signedIn(s.overviewPage))
 	s.mux.HandleFunc("GET /apps", s.signedIn(s.appsPage))
 	s.mux.HandleFunc("GET /apps.csv", s.signedIn(s.appsCSV))
-	s.mux.HandleFunc("POST /apps/status", s.signedIn(s.appsStatus))
+	// The body is capped before signedIn reads the CSRF field from it.
+	s.mux.HandleFunc("POST /apps/status", limitBody(maxStatusForm, s.signedIn(s.appsStatus)))
 }
 
 // appsFilter is what the inventory table shows, as the URL says it. Its
@@ -330,7 +331,6 @@ func (s *Server) categories(current string) []string {
 // appsStatus is the bulk status change: every ticked app gets the status
 // and the rationale, recorded with the admin's email as who decided.
 func (s *Server) appsStatus(w http.ResponseWriter, r *http.Request, sess session) {
-	r.Body = http.MaxBytesReader(w, r.Body, maxStatusForm)
 	if err := r.ParseForm(); err != nil {
 		http.Error(w, "The form could not be read; go back and try again.", http.StatusBadRequest)
 		return

@@ -46,10 +46,15 @@ var settingsSaved = map[string]string{
 
 func (s *Server) settingsRoutes() {
 	s.mux.HandleFunc("GET /settings", s.signedIn(s.settingsPage))
-	s.mux.HandleFunc("POST /settings/enroll-secrets", s.signedIn(s.createEnrollSecret))
-	s.mux.HandleFunc("POST /settings/enroll-secrets/revoke", s.signedIn(s.revokeEnrollSecret))
-	s.mux.HandleFunc("POST /settings/digest-recipients", s.signedIn(s.saveDigestRecipients))
-	s.mux.HandleFunc("POST /settings/retention", s.signedIn(s.saveRetention))
+	// Bodies are capped before signedIn reads the CSRF field from them.
+	for path, h := range map[string]func(http.ResponseWriter, *http.Request, session){
+		"/settings/enroll-secrets":        s.createEnrollSecret,
+		"/settings/enroll-secrets/revoke": s.revokeEnrollSecret,
+		"/settings/digest-recipients":     s.saveDigestRecipients,
+		"/settings/retention":             s.saveRetention,
+	} {
+		s.mux.HandleFunc("POST "+path, limitBody(maxSettingsFormBytes, s.signedIn(h)))
+	}
 }
 
 // settingsPageData is what settings.html shows.
@@ -147,14 +152,13 @@ func (s *Server) settingsPage(w http.ResponseWriter, r *http.Request, sess sessi
 }
 
 // settingsForm starts a settings form's handler: a form whose store the
-// collector did not give is a 404, and its fields are read within a
-// bounded body. When it returns false it has answered.
+// collector did not give is a 404 (the route caps the body). When it
+// returns false it has answered.
 func (s *Server) settingsForm(w http.ResponseWriter, r *http.Request, editable bool) bool {
 	if !editable {
 		s.notFound(w, r)
 		return false
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxSettingsFormBytes)
 	if r.ParseForm() != nil {
 		http.Error(w, "The form could not be read.", http.StatusBadRequest)
 		return false
