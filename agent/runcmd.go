@@ -162,12 +162,13 @@ func ResolverSource(statePath string, log *slog.Logger, report func(SourceHealth
 			report(SourceHealth{State: "stopped", LastError: err.Error()})
 			return fmt.Errorf("resolver mode: %w", err)
 		}
-		var names uint64
 		observe := func(name string, t time.Time) {
 			emit(Name{Name: name, Source: aggregate.SourceDNS, Time: t})
 		}
 		for {
-			report(SourceHealth{State: "running", Packets: names, Interfaces: []string{"resolver 127.0.0.1:53"}})
+			// The forwarder reads no packets; its names reach the
+			// aggregator's counts through emit.
+			report(SourceHealth{State: "running", Interfaces: []string{"resolver 127.0.0.1:53"}})
 			g := resolver.NewGuard(resolver.GuardOptions{Settings: sys, StatePath: statePath, Logger: log})
 			err := g.Run(ctx, observe)
 			if ctx.Err() != nil {

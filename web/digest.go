@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 )
@@ -12,7 +13,10 @@ type DigestPreviewFunc func(ctx context.Context, week string) (html string, err 
 
 // badWeekError is an error of DigestPreviewFunc about the week asked for
 // (it does not parse): the answer is 400 with its message, not a 500.
-type badWeekError interface{ BadWeek() bool }
+type badWeekError interface {
+	error
+	BadWeek() bool
+}
 
 func (s *Server) digestRoutes() {
 	s.mux.HandleFunc("GET /digest", s.signedIn(s.digestPreview))
@@ -33,7 +37,7 @@ func (s *Server) digestPreview(w http.ResponseWriter, r *http.Request, sess sess
 		return
 	}
 	html, err := s.opts.DigestPreview(r.Context(), week)
-	if bw, ok := err.(badWeekError); ok && bw.BadWeek() {
+	if bw, ok := errors.AsType[badWeekError](err); ok && bw.BadWeek() {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}

@@ -268,6 +268,9 @@ func inventoryApps(ctx context.Context, url string) (int, error) {
 		return 0, err
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("bench agent: read inventory: %s", resp.Status)
+	}
 	var page struct {
 		Apps []json.RawMessage `json:"apps"`
 	}
